@@ -1,0 +1,168 @@
+//! Structured JSON logs: one object per line on stdout with timestamp, level,
+//! service, version, trace id, message and fields; optionally a copy pushed
+//! to Loki.
+
+use std::io::Write as _;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::prelude::*;
+
+use crate::loki::{LogRecord, LokiSink};
+use crate::trace::TraceContext;
+
+pub struct JsonLogLayer {
+    service: String,
+    version: String,
+    max_level: Level,
+}
+
+/// The process-wide Loki sink, set once the runtime is up.
+static LOKI: OnceLock<LokiSink> = OnceLock::new();
+
+impl JsonLogLayer {
+    pub fn new(service: &str, version: &str, max_level: Level) -> Self {
+        Self { service: service.to_string(), version: version.to_string(), max_level }
+    }
+
+    /// Renders one event as a JSON line (without the newline).
+    pub fn render(&self, event: &Event<'_>, ts: chrono::DateTime<chrono::Utc>, trace: Option<TraceContext>) -> String {
+        let mut visitor = FieldVisitor::default();
+        event.record(&mut visitor);
+        let mut obj = Map::with_capacity(8);
+        obj.insert("timestamp".into(), Value::String(ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
+        obj.insert("level".into(), Value::String(level_name(event.metadata().level()).into()));
+        obj.insert("service".into(), Value::String(self.service.clone()));
+        obj.insert("version".into(), Value::String(self.version.clone()));
+        if let Some(t) = trace {
+            obj.insert("trace_id".into(), Value::String(t.trace_id_hex()));
+        }
+        obj.insert("message".into(), Value::String(visitor.message));
+        if !visitor.fields.is_empty() {
+            obj.insert("fields".into(), Value::Object(visitor.fields));
+        }
+        Value::Object(obj).to_string()
+    }
+}
+
+pub fn level_name(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "error",
+        Level::WARN => "warn",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
+}
+
+impl<S: Subscriber> Layer<S> for JsonLogLayer {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        // Our own crates log at the configured level; dependencies only warn and above.
+        let ours = metadata.target().starts_with("shop");
+        *metadata.level() <= if ours { self.max_level } else { Level::WARN.min(self.max_level) }
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let now = chrono::Utc::now();
+        let trace = TraceContext::current();
+        let line = self.render(event, now, trace);
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.write_all(b"\n");
+        }
+        if let Some(sink) = LOKI.get() {
+            sink.send(LogRecord {
+                ts_ns: now.timestamp_nanos_opt().unwrap_or(0),
+                level: level_name(event.metadata().level()),
+                trace_id: trace.map(|t| t.trace_id_hex()),
+                line,
+            });
+        }
+    }
+}
+
+#[derive(Default)]
+struct FieldVisitor {
+    message: String,
+    fields: Map<String, Value>,
+}
+
+impl Visit for FieldVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.fields.insert(field.name().into(), Value::String(value.to_string()));
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields.insert(field.name().into(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields.insert(field.name().into(), Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fields.insert(field.name().into(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.fields.insert(field.name().into(), Value::from(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.fields.insert(field.name().into(), Value::String(format!("{value:?}")));
+        }
+    }
+}
+
+/// Installs the JSON logger as the global subscriber. Calling it twice is harmless.
+pub fn init(service: &str, version: &str, max_level: Level) {
+    let _ = tracing_subscriber::registry().with(JsonLogLayer::new(service, version, max_level)).try_init();
+}
+
+/// Sends a copy of every line to Loki from now on.
+pub fn attach_loki(sink: LokiSink) {
+    let _ = LOKI.set(sink);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    struct Capture(Arc<Mutex<Vec<String>>>, JsonLogLayer);
+    impl<S: Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            let ts = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("ts");
+            if let Ok(mut lines) = self.0.lock() {
+                lines.push(self.1.render(event, ts, TraceContext::current()));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn lines_carry_service_version_trace_and_fields() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let layer = Capture(lines.clone(), JsonLogLayer::new("cart", "1.0.0", Level::INFO));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        let trace = TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").expect("valid");
+        let _guard = tracing::subscriber::set_default(subscriber);
+        trace.scope(async { tracing::info!(items = 3, session = "s1", "cart updated") }).await;
+        let lines = lines.lock().expect("lock").clone();
+        let v: Value = serde_json::from_str(&lines[0]).expect("json");
+        assert_eq!(v["level"], "info");
+        assert_eq!(v["service"], "cart");
+        assert_eq!(v["version"], "1.0.0");
+        assert_eq!(v["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(v["message"], "cart updated");
+        assert_eq!(v["fields"]["items"], 3);
+        assert_eq!(v["fields"]["session"], "s1");
+        assert_eq!(v["timestamp"], "2023-11-14T22:13:20.000000Z");
+    }
+}

@@ -1,0 +1,205 @@
+//! Pushes log lines to a Loki push endpoint (`/loki/api/v1/push`) as
+//! protobuf + snappy, in batches, from a bounded queue. When the queue is
+//! full or Loki keeps failing, lines are dropped and counted, never blocking
+//! the service.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::mpsc;
+
+/// `logproto.PushRequest` and friends, as Loki's push.proto defines them.
+pub mod proto {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PushRequest {
+        #[prost(message, repeated, tag = "1")]
+        pub streams: Vec<StreamAdapter>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct StreamAdapter {
+        #[prost(string, tag = "1")]
+        pub labels: String,
+        #[prost(message, repeated, tag = "2")]
+        pub entries: Vec<EntryAdapter>,
+        #[prost(uint64, tag = "3")]
+        pub hash: u64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct EntryAdapter {
+        #[prost(message, optional, tag = "1")]
+        pub timestamp: Option<Timestamp>,
+        #[prost(string, tag = "2")]
+        pub line: String,
+        #[prost(message, repeated, tag = "3")]
+        pub structured_metadata: Vec<LabelPairAdapter>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct LabelPairAdapter {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(string, tag = "2")]
+        pub value: String,
+    }
+
+    /// `google.protobuf.Timestamp`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Timestamp {
+        #[prost(int64, tag = "1")]
+        pub seconds: i64,
+        #[prost(int32, tag = "2")]
+        pub nanos: i32,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    pub ts_ns: i64,
+    pub level: &'static str,
+    pub trace_id: Option<String>,
+    pub line: String,
+}
+
+pub const QUEUE_CAPACITY: usize = 10_000;
+const MAX_BATCH: usize = 1_000;
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+const MAX_ATTEMPTS: u32 = 3;
+
+#[derive(Clone)]
+pub struct LokiSink {
+    tx: mpsc::Sender<LogRecord>,
+    dropped: Counter,
+}
+
+impl LokiSink {
+    /// Queues a line; drops and counts it when the queue is full.
+    pub fn send(&self, record: LogRecord) {
+        if self.tx.try_send(record).is_err() {
+            self.dropped.inc();
+        }
+    }
+}
+
+/// Starts the pusher task. `url` is the Loki base URL (without the path).
+pub fn spawn_pusher(url: &str, service: &str, http: reqwest::Client, dropped: Counter) -> LokiSink {
+    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+    let endpoint = format!("{}/loki/api/v1/push", url.trim_end_matches('/'));
+    tokio::spawn(run_pusher(endpoint, service.to_string(), http, rx, dropped.clone()));
+    LokiSink { tx, dropped }
+}
+
+async fn run_pusher(
+    endpoint: String,
+    service: String,
+    http: reqwest::Client,
+    mut rx: mpsc::Receiver<LogRecord>,
+    dropped: Counter,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let deadline = tokio::time::sleep(FLUSH_EVERY);
+        tokio::pin!(deadline);
+        let closed = loop {
+            tokio::select! {
+                received = rx.recv() => match received {
+                    Some(record) => {
+                        batch.push(record);
+                        if batch.len() >= MAX_BATCH { break false; }
+                    }
+                    None => break true,
+                },
+                _ = &mut deadline => break false,
+            }
+        };
+        if !batch.is_empty() {
+            let body = encode_push(&service, &batch);
+            if !push_with_retries(&http, &endpoint, body).await {
+                dropped.inc_by(batch.len() as u64);
+            }
+            batch.clear();
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+async fn push_with_retries(http: &reqwest::Client, endpoint: &str, body: Vec<u8>) -> bool {
+    let mut backoff = Duration::from_millis(200);
+    for attempt in 1..=MAX_ATTEMPTS {
+        let sent = http
+            .post(endpoint)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+            .header(reqwest::header::CONTENT_ENCODING, "snappy")
+            .timeout(Duration::from_secs(5))
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(resp) if resp.status().is_success() => return true,
+            // A 4xx other than 429 will not get better by retrying.
+            Ok(resp) if resp.status().is_client_error() && resp.status().as_u16() != 429 => return false,
+            _ if attempt < MAX_ATTEMPTS => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Groups records into streams by level and encodes a snappy-compressed
+/// `PushRequest`.
+pub fn encode_push(service: &str, records: &[LogRecord]) -> Vec<u8> {
+    let mut streams: BTreeMap<&'static str, proto::StreamAdapter> = BTreeMap::new();
+    for r in records {
+        let stream = streams.entry(r.level).or_insert_with(|| proto::StreamAdapter {
+            labels: format!("{{service_name=\"{service}\", level=\"{}\"}}", r.level),
+            entries: Vec::new(),
+            hash: 0,
+        });
+        stream.entries.push(proto::EntryAdapter {
+            timestamp: Some(proto::Timestamp {
+                seconds: r.ts_ns.div_euclid(1_000_000_000),
+                nanos: r.ts_ns.rem_euclid(1_000_000_000) as i32,
+            }),
+            line: r.line.clone(),
+            structured_metadata: r
+                .trace_id
+                .iter()
+                .map(|t| proto::LabelPairAdapter { name: "trace_id".into(), value: t.clone() })
+                .collect(),
+        });
+    }
+    let request = proto::PushRequest { streams: streams.into_values().collect() };
+    let raw = prost::Message::encode_to_vec(&request);
+    // Compressing a Vec in memory cannot fail except on absurd sizes; send raw then.
+    snap::raw::Encoder::new().compress_vec(&raw).unwrap_or(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn push_request_round_trips() {
+        let records = vec![
+            LogRecord { ts_ns: 1_700_000_000_123_456_789, level: "info", trace_id: Some("ab".into()), line: "hello".into() },
+            LogRecord { ts_ns: 1_700_000_001_000_000_000, level: "error", trace_id: None, line: "boom".into() },
+        ];
+        let body = encode_push("cart", &records);
+        let raw = snap::raw::Decoder::new().decompress_vec(&body).expect("snappy");
+        let req = proto::PushRequest::decode(raw.as_slice()).expect("protobuf");
+        assert_eq!(req.streams.len(), 2);
+        let info = req.streams.iter().find(|s| s.labels.contains("info")).expect("info stream");
+        assert_eq!(info.labels, r#"{service_name="cart", level="info"}"#);
+        assert_eq!(info.entries[0].line, "hello");
+        assert_eq!(info.entries[0].timestamp.as_ref().map(|t| (t.seconds, t.nanos)), Some((1_700_000_000, 123_456_789)));
+        assert_eq!(info.entries[0].structured_metadata[0].value, "ab");
+    }
+}
