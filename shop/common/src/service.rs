@@ -163,8 +163,9 @@ async fn readyz(State(state): State<HealthState>) -> Response {
 }
 
 /// The whole router of a service: its API behind the chaos layer and the
-/// body limit, plus `/healthz`, `/readyz`, `/metrics` and `/admin/chaos`, all
-/// timed by the telemetry middleware.
+/// body limit, plus `/healthz`, `/readyz` and `/metrics`, all timed by the
+/// telemetry middleware; and `/admin/chaos`, kept outside the telemetry so
+/// that injecting a fault leaves no trace in the service's own signals.
 pub fn full_router(ctx: &ServiceContext, api: Router, readiness: Arc<dyn Readiness>) -> Router {
     let api = api
         .layer(axum::middleware::from_fn_with_state(ctx.chaos.clone(), chaos::inject_faults))
@@ -176,10 +177,10 @@ pub fn full_router(ctx: &ServiceContext, api: Router, readiness: Arc<dyn Readine
     let metrics = Router::new().route("/metrics", get(telemetry::metrics_handler)).with_state(ctx.telemetry.clone());
     api.merge(health)
         .merge(metrics)
-        .merge(chaos::admin_router(ctx.chaos.clone()))
         .fallback(not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .layer(axum::middleware::from_fn_with_state(ctx.telemetry.clone(), telemetry::track_requests))
+        .merge(chaos::admin_router(ctx.chaos.clone()))
 }
 
 /// One shop service: its name, port, configuration and how it builds its API.
@@ -278,4 +279,113 @@ pub async fn run<S: Service>(
     serve(listener, app, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{call, call_raw};
+    use axum::routing::post;
+
+    fn app() -> (ServiceContext, Router) {
+        let ctx = ServiceContext::for_tests("test");
+        let api = Router::new()
+            .route("/items/{id}", get(|| async { "item" }))
+            .route("/echo", post(|crate::Json(v): crate::Json<serde_json::Value>| async move { crate::Json(v) }));
+        let router = full_router(&ctx, api, Arc::new(AlwaysReady));
+        (ctx, router)
+    }
+
+    const AUTH: (&str, &str) = ("authorization", "Bearer test-admin-token");
+
+    #[tokio::test]
+    async fn shared_endpoints_and_json_errors() {
+        let (_, app) = app();
+        assert_eq!(call(&app, "GET", "/healthz", &[], None).await.0, StatusCode::OK);
+        assert_eq!(call(&app, "GET", "/readyz", &[], None).await.0, StatusCode::OK);
+        let (status, body) = call(&app, "GET", "/nope", &[], None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+        let (status, body) = call(&app, "DELETE", "/items/1", &[], None).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+        let (status, body) = call(&app, "POST", "/echo", &[], Some("{not json")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "malformed_json");
+        let (status, body) = call(&app, "POST", "/echo", &[("content-type", "text/plain")], Some("{}")).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+        let big = format!("\"{}\"", "x".repeat(70 * 1024));
+        let (status, body) = call(&app, "POST", "/echo", &[], Some(&big)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["error"]["code"], "body_too_large");
+    }
+
+    #[tokio::test]
+    async fn chaos_api_needs_the_token_and_validates() {
+        let (_, app) = app();
+        let fault = r#"{"kind":"errors","status":503,"rate":1.0}"#;
+        assert_eq!(call(&app, "POST", "/admin/chaos", &[], Some(fault)).await.0, StatusCode::UNAUTHORIZED);
+        let wrong = ("authorization", "Bearer nope-nope-nope");
+        assert_eq!(call(&app, "POST", "/admin/chaos", &[wrong], Some(fault)).await.0, StatusCode::UNAUTHORIZED);
+        let (status, body) = call(&app, "POST", "/admin/chaos", &[AUTH], Some(r#"{"kind":"errors","rate":7}"#)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["code"], "invalid_fault");
+        let (status, body) = call(&app, "POST", "/admin/chaos", &[AUTH], Some("[oops")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        // a list is all or nothing
+        let mixed = r#"[{"kind":"readiness"},{"kind":"cpu","percent":0}]"#;
+        assert_eq!(call(&app, "POST", "/admin/chaos", &[AUTH], Some(mixed)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        let (_, list) = call(&app, "GET", "/admin/chaos", &[AUTH], None).await;
+        assert_eq!(list["data"].as_array().map(Vec::len), Some(0));
+    }
+
+    #[tokio::test]
+    async fn injected_faults_show_only_as_symptoms() {
+        let (_, app) = app();
+        let fault = r#"{"kind":"errors","status":503,"rate":1.0}"#;
+        let (status, added) = call(&app, "POST", "/admin/chaos", &[AUTH], Some(fault)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let id = added["data"][0]["id"].as_u64().expect("id");
+        let (status, body) = call(&app, "GET", "/items/1", &[], None).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"]["code"], "internal");
+        // health and metrics are not faulted
+        assert_eq!(call(&app, "GET", "/healthz", &[], None).await.0, StatusCode::OK);
+        let (_, metrics) = call_raw(&app, "GET", "/metrics", &[], None).await;
+        let metrics = String::from_utf8(metrics).expect("utf-8");
+        assert!(metrics.contains(r#"http_route="/items/{id}",http_request_method="GET",http_response_status_code="503""#), "{metrics}");
+        assert!(!metrics.contains("chaos") && !metrics.contains("fault"), "{metrics}");
+        assert_eq!(call(&app, "DELETE", &format!("/admin/chaos/{id}"), &[AUTH], None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(call(&app, "GET", "/items/1", &[], None).await.0, StatusCode::OK);
+        // readiness fault
+        call(&app, "POST", "/admin/chaos", &[AUTH], Some(r#"{"kind":"readiness"}"#)).await;
+        assert_eq!(call(&app, "GET", "/readyz", &[], None).await.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(call(&app, "GET", "/healthz", &[], None).await.0, StatusCode::OK);
+        assert_eq!(call(&app, "DELETE", "/admin/chaos", &[AUTH], None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(call(&app, "GET", "/readyz", &[], None).await.0, StatusCode::OK);
+    }
+
+    #[test]
+    fn bad_common_config_names_the_variable() {
+        use crate::config::MapEnv;
+        for (key, value) in [
+            ("SHOP_LISTEN", "localhost"),
+            ("SHOP_FAULTS", "[{\"kind\":\"errors\",\"rate\":3}]"),
+            ("SHOP_FAULTS", "nope"),
+            ("SHOP_LOG_LEVEL", "loud"),
+            ("SHOP_ADMIN_TOKEN", "short"),
+            ("SHOP_LOKI_URL", "loki:3100"),
+            ("SHOP_MAX_BODY_BYTES", "1"),
+        ] {
+            let err = CommonConfig::from_env(&MapEnv::new([(key, value)]), 1).expect_err(value);
+            assert_eq!(err.key, key);
+        }
+        let ok = CommonConfig::from_env(
+            &MapEnv::new([("SHOP_FAULTS", r#"[{"kind":"latency","ms":100}]"#), ("SHOP_VERSION", "2.0.0-rc1")]),
+            1,
+        )
+        .expect("valid");
+        assert_eq!(ok.startup_faults.len(), 1);
+        assert_eq!(ok.version, "2.0.0-rc1");
+    }
 }
