@@ -21,7 +21,10 @@ fn api() -> Router {
 }
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let bare = api();
     let ctx = ServiceContext::for_tests("bench");
     let full = full_router(&ctx, api(), Arc::new(AlwaysReady));
@@ -33,7 +36,10 @@ fn bench(c: &mut Criterion) {
                 async move {
                     let request = Request::builder()
                         .uri("/items/42")
-                        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                        .header(
+                            "traceparent",
+                            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                        )
                         .body(Body::empty())
                         .expect("request");
                     let response = router.oneshot(request).await.expect("infallible");

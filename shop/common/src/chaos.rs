@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use axum::Router;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -78,10 +78,18 @@ fn default_error_status() -> u16 {
 impl Fault {
     pub fn validate(&self) -> Result<(), String> {
         let rate_ok = |rate: f64| {
-            if (0.0..=1.0).contains(&rate) { Ok(()) } else { Err(format!("rate must be within 0..=1, got {rate}")) }
+            if (0.0..=1.0).contains(&rate) {
+                Ok(())
+            } else {
+                Err(format!("rate must be within 0..=1, got {rate}"))
+            }
         };
         match self {
-            Fault::Latency { ms, jitter_ms, rate } => {
+            Fault::Latency {
+                ms,
+                jitter_ms,
+                rate,
+            } => {
                 if *ms > 60_000 || *jitter_ms > 60_000 {
                     return Err("ms and jitter_ms must be at most 60000".into());
                 }
@@ -99,7 +107,9 @@ impl Fault {
             },
             Fault::Leak { mb_per_min } => {
                 if !(mb_per_min.is_finite() && *mb_per_min > 0.0 && *mb_per_min <= 1024.0) {
-                    return Err(format!("mb_per_min must be within (0, 1024], got {mb_per_min}"));
+                    return Err(format!(
+                        "mb_per_min must be within (0, 1024], got {mb_per_min}"
+                    ));
                 }
                 Ok(())
             }
@@ -110,7 +120,12 @@ impl Fault {
                 Ok(())
             }
             Fault::Peer { name, rate, .. } => {
-                if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                if name.is_empty()
+                    || name.len() > 64
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
                     return Err("name must be 1 to 64 letters, digits, '-' or '_'".into());
                 }
                 rate_ok(*rate)
@@ -174,7 +189,9 @@ impl Chaos {
     pub fn add(self: &Arc<Self>, fault: Fault) -> Result<ActiveFault, String> {
         fault.validate()?;
         if self.snapshot().len() >= MAX_ACTIVE_FAULTS {
-            return Err(format!("at most {MAX_ACTIVE_FAULTS} faults may be active; delete some first"));
+            return Err(format!(
+                "at most {MAX_ACTIVE_FAULTS} faults may be active; delete some first"
+            ));
         }
         let active = ActiveFault {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
@@ -184,7 +201,9 @@ impl Chaos {
         };
         self.replace(|faults| faults.push(active.clone()));
         match active.fault {
-            Fault::Crash { after_requests: None } => {
+            Fault::Crash {
+                after_requests: None,
+            } => {
                 // Give the admin reply a moment to leave, then die as a crash would.
                 std::thread::spawn(|| {
                     std::thread::sleep(Duration::from_millis(100));
@@ -215,7 +234,10 @@ impl Chaos {
     }
 
     fn release_leak_if_idle(&self) {
-        if !self.snapshot().iter().any(|f| matches!(f.fault, Fault::Leak { .. }))
+        if !self
+            .snapshot()
+            .iter()
+            .any(|f| matches!(f.fault, Fault::Leak { .. }))
             && let Ok(mut leaked) = self.leaked.lock()
         {
             *leaked = Vec::new();
@@ -223,7 +245,9 @@ impl Chaos {
     }
 
     pub fn readiness_failing(&self) -> bool {
-        self.snapshot().iter().any(|f| matches!(f.fault, Fault::Readiness))
+        self.snapshot()
+            .iter()
+            .any(|f| matches!(f.fault, Fault::Readiness))
     }
 
     /// The mode of a peer fault that hits this call, if one does.
@@ -236,7 +260,10 @@ impl Chaos {
     }
 
     pub fn leaked_bytes(&self) -> usize {
-        self.leaked.lock().map(|l| l.iter().map(Vec::len).sum()).unwrap_or(0)
+        self.leaked
+            .lock()
+            .map(|l| l.iter().map(Vec::len).sum())
+            .unwrap_or(0)
     }
 
     fn spawn_leak(self: &Arc<Self>, id: u64, mb_per_min: f64) {
@@ -249,7 +276,9 @@ impl Chaos {
                 if !chaos.is_active(id) {
                     return;
                 }
-                let Ok(mut leaked) = chaos.leaked.lock() else { return };
+                let Ok(mut leaked) = chaos.leaked.lock() else {
+                    return;
+                };
                 let held: usize = leaked.iter().map(Vec::len).sum();
                 let grant = per_tick.min(chaos.leak_cap_bytes.saturating_sub(held));
                 if grant > 0 {
@@ -284,7 +313,11 @@ impl Chaos {
 
     fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(expected) = self.admin_token.as_deref() else {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "admin_disabled", "the admin api is disabled: SHOP_ADMIN_TOKEN is not set"));
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "admin_disabled",
+                "the admin api is disabled: SHOP_ADMIN_TOKEN is not set",
+            ));
         };
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -315,7 +348,11 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Request middleware for the business routes.
-pub async fn inject_faults(State(chaos): State<Arc<Chaos>>, request: Request, next: Next) -> Response {
+pub async fn inject_faults(
+    State(chaos): State<Arc<Chaos>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let faults = chaos.snapshot();
     if faults.is_empty() {
         return next.run(request).await;
@@ -324,15 +361,25 @@ pub async fn inject_faults(State(chaos): State<Arc<Chaos>>, request: Request, ne
     let mut failure = None;
     for active in faults.iter() {
         match &active.fault {
-            Fault::Latency { ms, jitter_ms, rate } if hit(*rate) => {
-                let jitter = if *jitter_ms > 0 { rand::rng().random_range(0..=*jitter_ms) } else { 0 };
+            Fault::Latency {
+                ms,
+                jitter_ms,
+                rate,
+            } if hit(*rate) => {
+                let jitter = if *jitter_ms > 0 {
+                    rand::rng().random_range(0..=*jitter_ms)
+                } else {
+                    0
+                };
                 delay += Duration::from_millis(ms + jitter);
             }
-            Fault::Errors { status, rate } if failure.is_none() && hit(*rate) => failure = Some(*status),
-            Fault::Crash { after_requests: Some(n) } => {
-                if active.requests_seen.fetch_add(1, Ordering::Relaxed) + 1 >= *n {
-                    std::process::abort();
-                }
+            Fault::Errors { status, rate } if failure.is_none() && hit(*rate) => {
+                failure = Some(*status)
+            }
+            Fault::Crash {
+                after_requests: Some(n),
+            } if active.requests_seen.fetch_add(1, Ordering::Relaxed) + 1 >= *n => {
+                std::process::abort();
             }
             _ => {}
         }
@@ -360,9 +407,14 @@ struct FaultList {
     data: Vec<ActiveFault>,
 }
 
-async fn list(State(chaos): State<Arc<Chaos>>, headers: HeaderMap) -> Result<Json<FaultList>, ApiError> {
+async fn list(
+    State(chaos): State<Arc<Chaos>>,
+    headers: HeaderMap,
+) -> Result<Json<FaultList>, ApiError> {
     chaos.authorize(&headers)?;
-    Ok(Json(FaultList { data: chaos.snapshot().to_vec() }))
+    Ok(Json(FaultList {
+        data: chaos.snapshot().to_vec(),
+    }))
 }
 
 async fn add(
@@ -374,7 +426,9 @@ async fn add(
     let parsed: FaultRequest = serde_json::from_slice::<Fault>(&body)
         .map(FaultRequest::One)
         .or_else(|one_err| {
-            serde_json::from_slice::<Vec<Fault>>(&body).map(FaultRequest::Many).map_err(|_| one_err)
+            serde_json::from_slice::<Vec<Fault>>(&body)
+                .map(FaultRequest::Many)
+                .map_err(|_| one_err)
         })
         .map_err(|e| ApiError::unprocessable("invalid_fault", format!("not a fault: {e}")))?;
     let faults = match parsed {
@@ -383,19 +437,31 @@ async fn add(
     };
     // All or nothing: validate every fault before activating any.
     for fault in &faults {
-        fault.validate().map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
+        fault
+            .validate()
+            .map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
     }
     if chaos.snapshot().len() + faults.len() > MAX_ACTIVE_FAULTS {
-        return Err(ApiError::conflict("too_many_faults", format!("at most {MAX_ACTIVE_FAULTS} faults may be active")));
+        return Err(ApiError::conflict(
+            "too_many_faults",
+            format!("at most {MAX_ACTIVE_FAULTS} faults may be active"),
+        ));
     }
     let mut added = Vec::with_capacity(faults.len());
     for fault in faults {
-        added.push(chaos.add(fault).map_err(|e| ApiError::unprocessable("invalid_fault", e))?);
+        added.push(
+            chaos
+                .add(fault)
+                .map_err(|e| ApiError::unprocessable("invalid_fault", e))?,
+        );
     }
     Ok((StatusCode::CREATED, Json(FaultList { data: added })))
 }
 
-async fn clear(State(chaos): State<Arc<Chaos>>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+async fn clear(
+    State(chaos): State<Arc<Chaos>>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
     chaos.authorize(&headers)?;
     chaos.clear();
     Ok(StatusCode::NO_CONTENT)
@@ -407,7 +473,14 @@ async fn remove_one(
     Path(id): Path<u64>,
 ) -> Result<StatusCode, ApiError> {
     chaos.authorize(&headers)?;
-    if chaos.remove(id) { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("no_such_fault", format!("no active fault {id}"))) }
+    if chaos.remove(id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(
+            "no_such_fault",
+            format!("no active fault {id}"),
+        ))
+    }
 }
 
 /// `GET`, `POST`, `DELETE /admin/chaos` and `DELETE /admin/chaos/{id}`.
@@ -454,7 +527,9 @@ mod tests {
             r#"{"kind":"crash","after_requests":0}"#,
             r#"{"kind":"teleport"}"#,
         ] {
-            let ok = serde_json::from_str::<Fault>(c).map_err(|e| e.to_string()).and_then(|f| f.validate());
+            let ok = serde_json::from_str::<Fault>(c)
+                .map_err(|e| e.to_string())
+                .and_then(|f| f.validate());
             assert!(ok.is_err(), "{c} accepted");
         }
     }
@@ -472,7 +547,11 @@ mod tests {
     fn peer_faults_match_by_name_and_removal_stops_them() {
         let chaos = Chaos::new(None, 16);
         let f = chaos
-            .add(Fault::Peer { name: "payments".into(), mode: PeerMode::Timeout, rate: 1.0 })
+            .add(Fault::Peer {
+                name: "payments".into(),
+                mode: PeerMode::Timeout,
+                rate: 1.0,
+            })
             .expect("valid");
         assert_eq!(chaos.peer_fault("payments"), Some(PeerMode::Timeout));
         assert_eq!(chaos.peer_fault("catalog"), None);

@@ -29,14 +29,23 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: 3, initial_backoff: Duration::from_millis(50), max_backoff: Duration::from_millis(500) }
+        Self {
+            attempts: 3,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(500),
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
     #[error("{peer} answered {status}: {message}")]
-    Status { peer: String, status: StatusCode, code: String, message: String },
+    Status {
+        peer: String,
+        status: StatusCode,
+        code: String,
+        message: String,
+    },
     #[error("{peer} did not answer within {timeout:?}")]
     Timeout { peer: String, timeout: Duration },
     #[error("cannot reach {peer}: {reason}")]
@@ -76,10 +85,21 @@ impl PeerError {
     /// peer refused); everything else is the peer's fault: 502 or 504.
     pub fn into_api_error(self) -> ApiError {
         match self {
-            PeerError::Status { status, code, message, .. } if status.is_client_error() => {
-                ApiError { status, code: leak_code(&code), message }
-            }
-            e @ PeerError::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", e.to_string()),
+            PeerError::Status {
+                status,
+                code,
+                message,
+                ..
+            } if status.is_client_error() => ApiError {
+                status,
+                code: leak_code(&code),
+                message,
+            },
+            e @ PeerError::Timeout { .. } => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                e.to_string(),
+            ),
             e => ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failed", e.to_string()),
         }
     }
@@ -88,12 +108,32 @@ impl PeerError {
 /// Error codes are a small fixed vocabulary; map the common ones back to statics.
 fn leak_code(code: &str) -> &'static str {
     const KNOWN: &[&str] = &[
-        "not_found", "invalid_field", "malformed_json", "invalid_body", "invalid_query", "invalid_path",
-        "unknown_product", "out_of_stock", "invalid_quantity", "card_declined", "invalid_card",
-        "insufficient_funds", "amount_limit", "empty_cart", "conflict", "idempotency_conflict",
-        "body_too_large", "unsupported_media_type", "unauthorized", "price_changed",
+        "not_found",
+        "invalid_field",
+        "malformed_json",
+        "invalid_body",
+        "invalid_query",
+        "invalid_path",
+        "unknown_product",
+        "out_of_stock",
+        "invalid_quantity",
+        "card_declined",
+        "invalid_card",
+        "insufficient_funds",
+        "amount_limit",
+        "empty_cart",
+        "conflict",
+        "idempotency_conflict",
+        "body_too_large",
+        "unsupported_media_type",
+        "unauthorized",
+        "price_changed",
     ];
-    KNOWN.iter().find(|k| **k == code).copied().unwrap_or("upstream_rejected")
+    KNOWN
+        .iter()
+        .find(|k| **k == code)
+        .copied()
+        .unwrap_or("upstream_rejected")
 }
 
 impl From<PeerError> for ApiError {
@@ -159,11 +199,17 @@ impl PeerClient {
 
     /// DELETE, retried (deleting twice leaves the same state).
     pub async fn delete(&self, path: &str) -> Result<(), PeerError> {
-        self.call::<serde_json::Value, ()>(Method::DELETE, path, None, None, true).await.map(|_| ())
+        self.call::<serde_json::Value, ()>(Method::DELETE, path, None, None, true)
+            .await
+            .map(|_| ())
     }
 
     /// PUT, retried (a PUT sets state, so repeating it is harmless).
-    pub async fn put_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, PeerError> {
+    pub async fn put_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, PeerError> {
         self.call(Method::PUT, path, Some(body), None, true).await
     }
 
@@ -175,7 +221,14 @@ impl PeerClient {
         body: &B,
         idempotency_key: Option<&str>,
     ) -> Result<T, PeerError> {
-        self.call(Method::POST, path, Some(body), idempotency_key, idempotency_key.is_some()).await
+        self.call(
+            Method::POST,
+            path,
+            Some(body),
+            idempotency_key,
+            idempotency_key.is_some(),
+        )
+        .await
     }
 
     async fn call<T: DeserializeOwned, B: Serialize>(
@@ -237,17 +290,28 @@ impl PeerClient {
     ) -> Result<(u16, T), PeerError> {
         match self.chaos.peer_fault(&self.peer) {
             Some(PeerMode::Error) => {
-                return Err(PeerError::Unreachable { peer: self.peer.to_string(), reason: "connection refused".into() });
+                return Err(PeerError::Unreachable {
+                    peer: self.peer.to_string(),
+                    reason: "connection refused".into(),
+                });
             }
             Some(PeerMode::Timeout) => {
                 tokio::time::sleep(self.timeout).await;
-                return Err(PeerError::Timeout { peer: self.peer.to_string(), timeout: self.timeout });
+                return Err(PeerError::Timeout {
+                    peer: self.peer.to_string(),
+                    timeout: self.timeout,
+                });
             }
             None => {}
         }
         let url = format!("{}{}", self.base, path);
-        let mut request = self.http.request(method.clone(), &url).timeout(self.timeout);
-        let trace = TraceContext::current().map(|t| t.child()).unwrap_or_else(TraceContext::new_root);
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .timeout(self.timeout);
+        let trace = TraceContext::current()
+            .map(|t| t.child())
+            .unwrap_or_else(TraceContext::new_root);
         request = request.header(TRACEPARENT, trace.header_value());
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
@@ -257,28 +321,53 @@ impl PeerClient {
         }
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status();
-        let bytes = read_limited(response).await.map_err(|e| self.transport_error(e))?;
+        let bytes = read_limited(response)
+            .await
+            .map_err(|e| self.transport_error(e))?;
         if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(PeerError::Decode { peer: self.peer.to_string(), reason: "reply too large".into() });
+            return Err(PeerError::Decode {
+                peer: self.peer.to_string(),
+                reason: "reply too large".into(),
+            });
         }
         if !status.is_success() {
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(b) => (b.error.code, b.error.message),
-                Err(_) => ("unknown".to_string(), String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned()),
+                Err(_) => (
+                    "unknown".to_string(),
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+                ),
             };
-            return Err(PeerError::Status { peer: self.peer.to_string(), status, code, message });
+            return Err(PeerError::Status {
+                peer: self.peer.to_string(),
+                status,
+                code,
+                message,
+            });
         }
-        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
-        let value = serde_json::from_slice(bytes)
-            .map_err(|e| PeerError::Decode { peer: self.peer.to_string(), reason: e.to_string() })?;
+        let bytes = if bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
+        let value = serde_json::from_slice(bytes).map_err(|e| PeerError::Decode {
+            peer: self.peer.to_string(),
+            reason: e.to_string(),
+        })?;
         Ok((status.as_u16(), value))
     }
 
     fn transport_error(&self, e: reqwest::Error) -> PeerError {
         if e.is_timeout() {
-            PeerError::Timeout { peer: self.peer.to_string(), timeout: self.timeout }
+            PeerError::Timeout {
+                peer: self.peer.to_string(),
+                timeout: self.timeout,
+            }
         } else {
-            PeerError::Unreachable { peer: self.peer.to_string(), reason: e.to_string() }
+            PeerError::Unreachable {
+                peer: self.peer.to_string(),
+                reason: e.to_string(),
+            }
         }
     }
 }

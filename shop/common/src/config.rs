@@ -32,7 +32,12 @@ pub struct MapEnv(pub HashMap<String, String>);
 
 impl MapEnv {
     pub fn new<const N: usize>(pairs: [(&str, &str); N]) -> Self {
-        Self(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 }
 
@@ -50,7 +55,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(key: &str, reason: impl Into<String>) -> Self {
-        Self { key: key.to_string(), reason: reason.into() }
+        Self {
+            key: key.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -97,11 +105,16 @@ impl Vars<'_> {
 
     /// An `http://` or `https://` base URL without a trailing slash.
     pub fn url(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        let Some(raw) = self.string(key) else { return Ok(None) };
+        let Some(raw) = self.string(key) else {
+            return Ok(None);
+        };
         let parsed = reqwest::Url::parse(raw.trim())
             .map_err(|e| ConfigError::new(key, format!("not a url {raw:?}: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ConfigError::new(key, format!("scheme must be http or https, got {:?}", parsed.scheme())));
+            return Err(ConfigError::new(
+                key,
+                format!("scheme must be http or https, got {:?}", parsed.scheme()),
+            ));
         }
         if parsed.host_str().is_none() {
             return Err(ConfigError::new(key, "url has no host"));
@@ -114,19 +127,37 @@ impl Vars<'_> {
     }
 
     /// Milliseconds, bounded to `[min, max]`.
-    pub fn millis(&self, key: &str, default: Duration, min: u64, max: u64) -> Result<Duration, ConfigError> {
+    pub fn millis(
+        &self,
+        key: &str,
+        default: Duration,
+        min: u64,
+        max: u64,
+    ) -> Result<Duration, ConfigError> {
         match self.parse::<u64>(key)? {
             None => Ok(default),
             Some(ms) if (min..=max).contains(&ms) => Ok(Duration::from_millis(ms)),
-            Some(ms) => Err(ConfigError::new(key, format!("{ms} ms is outside {min}..={max}"))),
+            Some(ms) => Err(ConfigError::new(
+                key,
+                format!("{ms} ms is outside {min}..={max}"),
+            )),
         }
     }
 
-    pub fn bounded_u64(&self, key: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    pub fn bounded_u64(
+        &self,
+        key: &str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
         match self.parse::<u64>(key)? {
             None => Ok(default),
             Some(v) if (min..=max).contains(&v) => Ok(v),
-            Some(v) => Err(ConfigError::new(key, format!("{v} is outside {min}..={max}"))),
+            Some(v) => Err(ConfigError::new(
+                key,
+                format!("{v} is outside {min}..={max}"),
+            )),
         }
     }
 }
@@ -137,12 +168,23 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_variable() {
-        let env = MapEnv::new([("SHOP_LISTEN", "nope"), ("SHOP_X_URL", "ftp://a"), ("N", "9")]);
+        let env = MapEnv::new([
+            ("SHOP_LISTEN", "nope"),
+            ("SHOP_X_URL", "ftp://a"),
+            ("N", "9"),
+        ]);
         let vars = Vars(&env);
-        let err = vars.socket_addr("SHOP_LISTEN", ([127, 0, 0, 1], 1).into()).unwrap_err();
+        let err = vars
+            .socket_addr("SHOP_LISTEN", ([127, 0, 0, 1], 1).into())
+            .unwrap_err();
         assert_eq!(err.key, "SHOP_LISTEN");
         assert!(err.to_string().contains("nope"));
-        assert!(vars.url("SHOP_X_URL").unwrap_err().reason.contains("scheme"));
+        assert!(
+            vars.url("SHOP_X_URL")
+                .unwrap_err()
+                .reason
+                .contains("scheme")
+        );
         assert!(vars.bounded_u64("N", 1, 10, 20).is_err());
         assert_eq!(vars.bounded_u64("MISSING", 15, 10, 20).unwrap(), 15);
     }
@@ -151,7 +193,10 @@ mod tests {
     fn urls_lose_trailing_slash_and_blank_is_unset() {
         let env = MapEnv::new([("A", "http://127.0.0.1:1/"), ("B", "  ")]);
         let vars = Vars(&env);
-        assert_eq!(vars.url("A").unwrap().as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(
+            vars.url("A").unwrap().as_deref(),
+            Some("http://127.0.0.1:1")
+        );
         assert_eq!(vars.url("B").unwrap(), None);
     }
 }

@@ -8,17 +8,19 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod logging;
-pub mod ports;
-pub mod testing;
 pub mod loki;
+pub mod ports;
 pub mod service;
 pub mod telemetry;
+pub mod testing;
 pub mod trace;
 
 pub use client::{PeerClient, PeerError, RetryPolicy};
 pub use config::{ConfigError, EnvSource, MapEnv, ProcessEnv, Vars};
 pub use error::{ApiError, Json, Path, Query};
-pub use service::{AlwaysReady, CommonConfig, Readiness, ReadinessFuture, Service, ServiceContext, full_router};
+pub use service::{
+    AlwaysReady, CommonConfig, Readiness, ReadinessFuture, Service, ServiceContext, full_router,
+};
 
 /// Money in minor units (cents) with an ISO 4217 currency code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,6 +51,11 @@ impl Money {
     pub fn format(&self) -> String {
         let sign = if self.amount_minor < 0 { "-" } else { "" };
         let abs = self.amount_minor.unsigned_abs();
-        format!("{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency.code())
+        format!(
+            "{sign}{}.{:02} {}",
+            abs / 100,
+            abs % 100,
+            self.currency.code()
+        )
     }
 }

@@ -26,16 +26,31 @@ static LOKI: OnceLock<LokiSink> = OnceLock::new();
 
 impl JsonLogLayer {
     pub fn new(service: &str, version: &str, max_level: Level) -> Self {
-        Self { service: service.to_string(), version: version.to_string(), max_level }
+        Self {
+            service: service.to_string(),
+            version: version.to_string(),
+            max_level,
+        }
     }
 
     /// Renders one event as a JSON line (without the newline).
-    pub fn render(&self, event: &Event<'_>, ts: chrono::DateTime<chrono::Utc>, trace: Option<TraceContext>) -> String {
+    pub fn render(
+        &self,
+        event: &Event<'_>,
+        ts: chrono::DateTime<chrono::Utc>,
+        trace: Option<TraceContext>,
+    ) -> String {
         let mut visitor = FieldVisitor::default();
         event.record(&mut visitor);
         let mut obj = Map::with_capacity(8);
-        obj.insert("timestamp".into(), Value::String(ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
-        obj.insert("level".into(), Value::String(level_name(event.metadata().level()).into()));
+        obj.insert(
+            "timestamp".into(),
+            Value::String(ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        );
+        obj.insert(
+            "level".into(),
+            Value::String(level_name(event.metadata().level()).into()),
+        );
         obj.insert("service".into(), Value::String(self.service.clone()));
         obj.insert("version".into(), Value::String(self.version.clone()));
         if let Some(t) = trace {
@@ -63,7 +78,12 @@ impl<S: Subscriber> Layer<S> for JsonLogLayer {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         // Our own crates log at the configured level; dependencies only warn and above.
         let ours = metadata.target().starts_with("shop");
-        *metadata.level() <= if ours { self.max_level } else { Level::WARN.min(self.max_level) }
+        *metadata.level()
+            <= if ours {
+                self.max_level
+            } else {
+                Level::WARN.min(self.max_level)
+            }
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
@@ -97,7 +117,8 @@ impl Visit for FieldVisitor {
         if field.name() == "message" {
             self.message = value.to_string();
         } else {
-            self.fields.insert(field.name().into(), Value::String(value.to_string()));
+            self.fields
+                .insert(field.name().into(), Value::String(value.to_string()));
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -116,14 +137,17 @@ impl Visit for FieldVisitor {
         if field.name() == "message" {
             self.message = format!("{value:?}");
         } else {
-            self.fields.insert(field.name().into(), Value::String(format!("{value:?}")));
+            self.fields
+                .insert(field.name().into(), Value::String(format!("{value:?}")));
         }
     }
 }
 
 /// Installs the JSON logger as the global subscriber. Calling it twice is harmless.
 pub fn init(service: &str, version: &str, max_level: Level) {
-    let _ = tracing_subscriber::registry().with(JsonLogLayer::new(service, version, max_level)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(JsonLogLayer::new(service, version, max_level))
+        .try_init();
 }
 
 /// Sends a copy of every line to Loki from now on.
@@ -149,11 +173,17 @@ mod tests {
     #[tokio::test]
     async fn lines_carry_service_version_trace_and_fields() {
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let layer = Capture(lines.clone(), JsonLogLayer::new("cart", "1.0.0", Level::INFO));
+        let layer = Capture(
+            lines.clone(),
+            JsonLogLayer::new("cart", "1.0.0", Level::INFO),
+        );
         let subscriber = tracing_subscriber::registry().with(layer);
-        let trace = TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").expect("valid");
+        let trace = TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .expect("valid");
         let _guard = tracing::subscriber::set_default(subscriber);
-        trace.scope(async { tracing::info!(items = 3, session = "s1", "cart updated") }).await;
+        trace
+            .scope(async { tracing::info!(items = 3, session = "s1", "cart updated") })
+            .await;
         let lines = lines.lock().expect("lock").clone();
         let v: Value = serde_json::from_str(&lines[0]).expect("json");
         assert_eq!(v["level"], "info");

@@ -87,7 +87,13 @@ impl LokiSink {
 pub fn spawn_pusher(url: &str, service: &str, http: reqwest::Client, dropped: Counter) -> LokiSink {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     let endpoint = format!("{}/loki/api/v1/push", url.trim_end_matches('/'));
-    tokio::spawn(run_pusher(endpoint, service.to_string(), http, rx, dropped.clone()));
+    tokio::spawn(run_pusher(
+        endpoint,
+        service.to_string(),
+        http,
+        rx,
+        dropped.clone(),
+    ));
     LokiSink { tx, dropped }
 }
 
@@ -141,7 +147,9 @@ async fn push_with_retries(http: &reqwest::Client, endpoint: &str, body: Vec<u8>
         match sent {
             Ok(resp) if resp.status().is_success() => return true,
             // A 4xx other than 429 will not get better by retrying.
-            Ok(resp) if resp.status().is_client_error() && resp.status().as_u16() != 429 => return false,
+            Ok(resp) if resp.status().is_client_error() && resp.status().as_u16() != 429 => {
+                return false;
+            }
             _ if attempt < MAX_ATTEMPTS => {
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
@@ -157,11 +165,13 @@ async fn push_with_retries(http: &reqwest::Client, endpoint: &str, body: Vec<u8>
 pub fn encode_push(service: &str, records: &[LogRecord]) -> Vec<u8> {
     let mut streams: BTreeMap<&'static str, proto::StreamAdapter> = BTreeMap::new();
     for r in records {
-        let stream = streams.entry(r.level).or_insert_with(|| proto::StreamAdapter {
-            labels: format!("{{service_name=\"{service}\", level=\"{}\"}}", r.level),
-            entries: Vec::new(),
-            hash: 0,
-        });
+        let stream = streams
+            .entry(r.level)
+            .or_insert_with(|| proto::StreamAdapter {
+                labels: format!("{{service_name=\"{service}\", level=\"{}\"}}", r.level),
+                entries: Vec::new(),
+                hash: 0,
+            });
         stream.entries.push(proto::EntryAdapter {
             timestamp: Some(proto::Timestamp {
                 seconds: r.ts_ns.div_euclid(1_000_000_000),
@@ -171,11 +181,16 @@ pub fn encode_push(service: &str, records: &[LogRecord]) -> Vec<u8> {
             structured_metadata: r
                 .trace_id
                 .iter()
-                .map(|t| proto::LabelPairAdapter { name: "trace_id".into(), value: t.clone() })
+                .map(|t| proto::LabelPairAdapter {
+                    name: "trace_id".into(),
+                    value: t.clone(),
+                })
                 .collect(),
         });
     }
-    let request = proto::PushRequest { streams: streams.into_values().collect() };
+    let request = proto::PushRequest {
+        streams: streams.into_values().collect(),
+    };
     let raw = prost::Message::encode_to_vec(&request);
     // Compressing a Vec in memory cannot fail except on absurd sizes; send raw then.
     snap::raw::Encoder::new().compress_vec(&raw).unwrap_or(raw)
@@ -189,17 +204,39 @@ mod tests {
     #[test]
     fn push_request_round_trips() {
         let records = vec![
-            LogRecord { ts_ns: 1_700_000_000_123_456_789, level: "info", trace_id: Some("ab".into()), line: "hello".into() },
-            LogRecord { ts_ns: 1_700_000_001_000_000_000, level: "error", trace_id: None, line: "boom".into() },
+            LogRecord {
+                ts_ns: 1_700_000_000_123_456_789,
+                level: "info",
+                trace_id: Some("ab".into()),
+                line: "hello".into(),
+            },
+            LogRecord {
+                ts_ns: 1_700_000_001_000_000_000,
+                level: "error",
+                trace_id: None,
+                line: "boom".into(),
+            },
         ];
         let body = encode_push("cart", &records);
-        let raw = snap::raw::Decoder::new().decompress_vec(&body).expect("snappy");
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(&body)
+            .expect("snappy");
         let req = proto::PushRequest::decode(raw.as_slice()).expect("protobuf");
         assert_eq!(req.streams.len(), 2);
-        let info = req.streams.iter().find(|s| s.labels.contains("info")).expect("info stream");
+        let info = req
+            .streams
+            .iter()
+            .find(|s| s.labels.contains("info"))
+            .expect("info stream");
         assert_eq!(info.labels, r#"{service_name="cart", level="info"}"#);
         assert_eq!(info.entries[0].line, "hello");
-        assert_eq!(info.entries[0].timestamp.as_ref().map(|t| (t.seconds, t.nanos)), Some((1_700_000_000, 123_456_789)));
+        assert_eq!(
+            info.entries[0]
+                .timestamp
+                .as_ref()
+                .map(|t| (t.seconds, t.nanos)),
+            Some((1_700_000_000, 123_456_789))
+        );
         assert_eq!(info.entries[0].structured_metadata[0].value, "ab");
     }
 }

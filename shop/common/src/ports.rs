@@ -14,7 +14,10 @@ pub const SERVICES: [(&str, u16); 7] = [
 ];
 
 pub fn default_port(service: &str) -> Option<u16> {
-    SERVICES.iter().find(|(name, _)| *name == service).map(|(_, port)| *port)
+    SERVICES
+        .iter()
+        .find(|(name, _)| *name == service)
+        .map(|(_, port)| *port)
 }
 
 /// The environment variable that holds a peer's base URL, e.g. `SHOP_CATALOG_URL`.
@@ -25,6 +28,7 @@ pub fn peer_url_var(peer: &str) -> String {
 /// A peer's base URL from `SHOP_<PEER>_URL`, defaulting to its loopback port.
 pub fn peer_url(env: &dyn EnvSource, peer: &str) -> Result<String, ConfigError> {
     let var = peer_url_var(peer);
-    let port = default_port(peer).ok_or_else(|| ConfigError::new(&var, format!("unknown peer service {peer:?}")))?;
+    let port = default_port(peer)
+        .ok_or_else(|| ConfigError::new(&var, format!("unknown peer service {peer:?}")))?;
     Vars(env).url_or(&var, &format!("http://127.0.0.1:{port}"))
 }

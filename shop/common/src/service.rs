@@ -41,32 +41,53 @@ pub struct CommonConfig {
 impl CommonConfig {
     pub fn from_env(env: &dyn EnvSource, default_port: u16) -> Result<Self, ConfigError> {
         let vars = Vars(env);
-        let listen = vars.socket_addr("SHOP_LISTEN", SocketAddr::from(([127, 0, 0, 1], default_port)))?;
-        let version = vars.string("SHOP_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+        let listen = vars.socket_addr(
+            "SHOP_LISTEN",
+            SocketAddr::from(([127, 0, 0, 1], default_port)),
+        )?;
+        let version = vars
+            .string("SHOP_VERSION")
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
         if version.len() > 64 || !version.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ConfigError::new("SHOP_VERSION", "must be 1 to 64 printable characters without spaces"));
+            return Err(ConfigError::new(
+                "SHOP_VERSION",
+                "must be 1 to 64 printable characters without spaces",
+            ));
         }
         let admin_token = vars.string("SHOP_ADMIN_TOKEN");
         if admin_token.as_ref().is_some_and(|t| t.len() < 8) {
-            return Err(ConfigError::new("SHOP_ADMIN_TOKEN", "must be at least 8 characters"));
+            return Err(ConfigError::new(
+                "SHOP_ADMIN_TOKEN",
+                "must be at least 8 characters",
+            ));
         }
-        let log_level = match vars.string("SHOP_LOG_LEVEL").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let log_level = match vars
+            .string("SHOP_LOG_LEVEL")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("info") => tracing::Level::INFO,
             Some("error") => tracing::Level::ERROR,
             Some("warn") => tracing::Level::WARN,
             Some("debug") => tracing::Level::DEBUG,
             Some("trace") => tracing::Level::TRACE,
             Some(other) => {
-                return Err(ConfigError::new("SHOP_LOG_LEVEL", format!("{other:?} is not one of error, warn, info, debug, trace")));
+                return Err(ConfigError::new(
+                    "SHOP_LOG_LEVEL",
+                    format!("{other:?} is not one of error, warn, info, debug, trace"),
+                ));
             }
         };
         let startup_faults = match vars.string("SHOP_FAULTS") {
             None => Vec::new(),
             Some(raw) => {
-                let faults: Vec<Fault> = serde_json::from_str(&raw)
-                    .map_err(|e| ConfigError::new("SHOP_FAULTS", format!("not a JSON list of faults: {e}")))?;
+                let faults: Vec<Fault> = serde_json::from_str(&raw).map_err(|e| {
+                    ConfigError::new("SHOP_FAULTS", format!("not a JSON list of faults: {e}"))
+                })?;
                 for f in &faults {
-                    f.validate().map_err(|e| ConfigError::new("SHOP_FAULTS", e))?;
+                    f.validate()
+                        .map_err(|e| ConfigError::new("SHOP_FAULTS", e))?;
                 }
                 if faults.len() > chaos::MAX_ACTIVE_FAULTS {
                     return Err(ConfigError::new("SHOP_FAULTS", "too many faults"));
@@ -81,8 +102,14 @@ impl CommonConfig {
             loki_url: vars.url("SHOP_LOKI_URL")?,
             log_level,
             startup_faults,
-            max_body_bytes: vars.bounded_u64("SHOP_MAX_BODY_BYTES", 64 * 1024, 1024, 16 << 20)? as usize,
-            peer_timeout: vars.millis("SHOP_PEER_TIMEOUT_MS", Duration::from_secs(2), 10, 60_000)?,
+            max_body_bytes: vars.bounded_u64("SHOP_MAX_BODY_BYTES", 64 * 1024, 1024, 16 << 20)?
+                as usize,
+            peer_timeout: vars.millis(
+                "SHOP_PEER_TIMEOUT_MS",
+                Duration::from_secs(2),
+                10,
+                60_000,
+            )?,
             leak_cap_mb: vars.bounded_u64("SHOP_CHAOS_LEAK_CAP_MB", 1024, 1, 16 * 1024)?,
         })
     }
@@ -108,7 +135,13 @@ impl ServiceContext {
             .connect_timeout(Duration::from_secs(1))
             .build()
             .unwrap_or_default();
-        Self { name, config, telemetry, chaos, http }
+        Self {
+            name,
+            config,
+            telemetry,
+            chaos,
+            http,
+        }
     }
 
     /// A context with defaults for unit tests.
@@ -121,7 +154,14 @@ impl ServiceContext {
     }
 
     pub fn peer(&self, name: &str, base_url: &str) -> PeerClient {
-        PeerClient::new(name, base_url, self.http.clone(), self.telemetry.clone(), self.chaos.clone(), self.config.peer_timeout)
+        PeerClient::new(
+            name,
+            base_url,
+            self.http.clone(),
+            self.telemetry.clone(),
+            self.chaos.clone(),
+            self.config.peer_timeout,
+        )
     }
 }
 
@@ -157,8 +197,15 @@ async fn readyz(State(state): State<HealthState>) -> Response {
     }
     match tokio::time::timeout(Duration::from_secs(2), state.readiness.check()).await {
         Ok(Ok(())) => telemetry::text(StatusCode::OK, "ready\n"),
-        Ok(Err(reason)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")).into_response(),
-        Err(_) => telemetry::text(StatusCode::SERVICE_UNAVAILABLE, "not ready: readiness check timed out\n"),
+        Ok(Err(reason)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        )
+            .into_response(),
+        Err(_) => telemetry::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: readiness check timed out\n",
+        ),
     }
 }
 
@@ -168,18 +215,29 @@ async fn readyz(State(state): State<HealthState>) -> Response {
 /// that injecting a fault leaves no trace in the service's own signals.
 pub fn full_router(ctx: &ServiceContext, api: Router, readiness: Arc<dyn Readiness>) -> Router {
     let api = api
-        .layer(axum::middleware::from_fn_with_state(ctx.chaos.clone(), chaos::inject_faults))
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.chaos.clone(),
+            chaos::inject_faults,
+        ))
         .layer(DefaultBodyLimit::max(ctx.config.max_body_bytes));
     let health = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(HealthState { chaos: ctx.chaos.clone(), readiness });
-    let metrics = Router::new().route("/metrics", get(telemetry::metrics_handler)).with_state(ctx.telemetry.clone());
+        .with_state(HealthState {
+            chaos: ctx.chaos.clone(),
+            readiness,
+        });
+    let metrics = Router::new()
+        .route("/metrics", get(telemetry::metrics_handler))
+        .with_state(ctx.telemetry.clone());
     api.merge(health)
         .merge(metrics)
         .fallback(not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed_fallback)
-        .layer(axum::middleware::from_fn_with_state(ctx.telemetry.clone(), telemetry::track_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.telemetry.clone(),
+            telemetry::track_requests,
+        ))
         .merge(chaos::admin_router(ctx.chaos.clone()))
 }
 
@@ -206,8 +264,14 @@ pub fn init_process(name: &str, config: &CommonConfig) {
 }
 
 /// Serves a built router on `listener` until `shutdown` resolves, then drains.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -236,10 +300,14 @@ pub async fn shutdown_signal() {
 /// Exits 64 on bad configuration before binding, 1 when start-up fails.
 pub fn main<S: Service>() -> ! {
     let env = ProcessEnv;
-    let common = CommonConfig::from_env(&env, S::DEFAULT_PORT).unwrap_or_else(|e| exit_on_config_error(&e));
+    let common =
+        CommonConfig::from_env(&env, S::DEFAULT_PORT).unwrap_or_else(|e| exit_on_config_error(&e));
     let config = S::config(&env).unwrap_or_else(|e| exit_on_config_error(&e));
     init_process(S::NAME, &common);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -265,10 +333,17 @@ pub async fn run<S: Service>(
 ) -> anyhow::Result<()> {
     let ctx = ServiceContext::new(S::NAME, common.clone());
     if let Some(url) = &common.loki_url {
-        logging::attach_loki(loki::spawn_pusher(url, S::NAME, ctx.http.clone(), ctx.telemetry.log_lines_dropped.clone()));
+        logging::attach_loki(loki::spawn_pusher(
+            url,
+            S::NAME,
+            ctx.http.clone(),
+            ctx.telemetry.log_lines_dropped.clone(),
+        ));
     }
     for fault in common.startup_faults.iter().cloned() {
-        ctx.chaos.add(fault).map_err(|e| anyhow::anyhow!("SHOP_FAULTS: {e}"))?;
+        ctx.chaos
+            .add(fault)
+            .map_err(|e| anyhow::anyhow!("SHOP_FAULTS: {e}"))?;
     }
     let (api, readiness) = S::build(&ctx, config).await?;
     let app = full_router(&ctx, api, readiness);
@@ -291,7 +366,12 @@ mod tests {
         let ctx = ServiceContext::for_tests("test");
         let api = Router::new()
             .route("/items/{id}", get(|| async { "item" }))
-            .route("/echo", post(|crate::Json(v): crate::Json<serde_json::Value>| async move { crate::Json(v) }));
+            .route(
+                "/echo",
+                post(
+                    |crate::Json(v): crate::Json<serde_json::Value>| async move { crate::Json(v) },
+                ),
+            );
         let router = full_router(&ctx, api, Arc::new(AlwaysReady));
         (ctx, router)
     }
@@ -301,8 +381,14 @@ mod tests {
     #[tokio::test]
     async fn shared_endpoints_and_json_errors() {
         let (_, app) = app();
-        assert_eq!(call(&app, "GET", "/healthz", &[], None).await.0, StatusCode::OK);
-        assert_eq!(call(&app, "GET", "/readyz", &[], None).await.0, StatusCode::OK);
+        assert_eq!(
+            call(&app, "GET", "/healthz", &[], None).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&app, "GET", "/readyz", &[], None).await.0,
+            StatusCode::OK
+        );
         let (status, body) = call(&app, "GET", "/nope", &[], None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body["error"]["code"], "not_found");
@@ -312,7 +398,14 @@ mod tests {
         let (status, body) = call(&app, "POST", "/echo", &[], Some("{not json")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error"]["code"], "malformed_json");
-        let (status, body) = call(&app, "POST", "/echo", &[("content-type", "text/plain")], Some("{}")).await;
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/echo",
+            &[("content-type", "text/plain")],
+            Some("{}"),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
         let big = format!("\"{}\"", "x".repeat(70 * 1024));
         let (status, body) = call(&app, "POST", "/echo", &[], Some(&big)).await;
@@ -324,17 +417,37 @@ mod tests {
     async fn chaos_api_needs_the_token_and_validates() {
         let (_, app) = app();
         let fault = r#"{"kind":"errors","status":503,"rate":1.0}"#;
-        assert_eq!(call(&app, "POST", "/admin/chaos", &[], Some(fault)).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            call(&app, "POST", "/admin/chaos", &[], Some(fault)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
         let wrong = ("authorization", "Bearer nope-nope-nope");
-        assert_eq!(call(&app, "POST", "/admin/chaos", &[wrong], Some(fault)).await.0, StatusCode::UNAUTHORIZED);
-        let (status, body) = call(&app, "POST", "/admin/chaos", &[AUTH], Some(r#"{"kind":"errors","rate":7}"#)).await;
+        assert_eq!(
+            call(&app, "POST", "/admin/chaos", &[wrong], Some(fault))
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/admin/chaos",
+            &[AUTH],
+            Some(r#"{"kind":"errors","rate":7}"#),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["error"]["code"], "invalid_fault");
         let (status, body) = call(&app, "POST", "/admin/chaos", &[AUTH], Some("[oops")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         // a list is all or nothing
         let mixed = r#"[{"kind":"readiness"},{"kind":"cpu","percent":0}]"#;
-        assert_eq!(call(&app, "POST", "/admin/chaos", &[AUTH], Some(mixed)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            call(&app, "POST", "/admin/chaos", &[AUTH], Some(mixed))
+                .await
+                .0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
         let (_, list) = call(&app, "GET", "/admin/chaos", &[AUTH], None).await;
         assert_eq!(list["data"].as_array().map(Vec::len), Some(0));
     }
@@ -350,19 +463,52 @@ mod tests {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["error"]["code"], "internal");
         // health and metrics are not faulted
-        assert_eq!(call(&app, "GET", "/healthz", &[], None).await.0, StatusCode::OK);
+        assert_eq!(
+            call(&app, "GET", "/healthz", &[], None).await.0,
+            StatusCode::OK
+        );
         let (_, metrics) = call_raw(&app, "GET", "/metrics", &[], None).await;
         let metrics = String::from_utf8(metrics).expect("utf-8");
         assert!(metrics.contains(r#"http_route="/items/{id}",http_request_method="GET",http_response_status_code="503""#), "{metrics}");
-        assert!(!metrics.contains("chaos") && !metrics.contains("fault"), "{metrics}");
-        assert_eq!(call(&app, "DELETE", &format!("/admin/chaos/{id}"), &[AUTH], None).await.0, StatusCode::NO_CONTENT);
-        assert_eq!(call(&app, "GET", "/items/1", &[], None).await.0, StatusCode::OK);
+        assert!(
+            !metrics.contains("chaos") && !metrics.contains("fault"),
+            "{metrics}"
+        );
+        assert_eq!(
+            call(&app, "DELETE", &format!("/admin/chaos/{id}"), &[AUTH], None)
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            call(&app, "GET", "/items/1", &[], None).await.0,
+            StatusCode::OK
+        );
         // readiness fault
-        call(&app, "POST", "/admin/chaos", &[AUTH], Some(r#"{"kind":"readiness"}"#)).await;
-        assert_eq!(call(&app, "GET", "/readyz", &[], None).await.0, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(call(&app, "GET", "/healthz", &[], None).await.0, StatusCode::OK);
-        assert_eq!(call(&app, "DELETE", "/admin/chaos", &[AUTH], None).await.0, StatusCode::NO_CONTENT);
-        assert_eq!(call(&app, "GET", "/readyz", &[], None).await.0, StatusCode::OK);
+        call(
+            &app,
+            "POST",
+            "/admin/chaos",
+            &[AUTH],
+            Some(r#"{"kind":"readiness"}"#),
+        )
+        .await;
+        assert_eq!(
+            call(&app, "GET", "/readyz", &[], None).await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            call(&app, "GET", "/healthz", &[], None).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&app, "DELETE", "/admin/chaos", &[AUTH], None).await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            call(&app, "GET", "/readyz", &[], None).await.0,
+            StatusCode::OK
+        );
     }
 
     #[test]
@@ -381,7 +527,10 @@ mod tests {
             assert_eq!(err.key, key);
         }
         let ok = CommonConfig::from_env(
-            &MapEnv::new([("SHOP_FAULTS", r#"[{"kind":"latency","ms":100}]"#), ("SHOP_VERSION", "2.0.0-rc1")]),
+            &MapEnv::new([
+                ("SHOP_FAULTS", r#"[{"kind":"latency","ms":100}]"#),
+                ("SHOP_VERSION", "2.0.0-rc1"),
+            ]),
             1,
         )
         .expect("valid");

@@ -20,8 +20,9 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::trace::{TRACEPARENT, TraceContext};
 
 /// OpenTelemetry's recommended boundaries for HTTP durations, in seconds.
-pub const DURATION_BUCKETS: [f64; 14] =
-    [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ServerLabels {
@@ -61,14 +62,16 @@ pub struct Telemetry {
 impl Telemetry {
     pub fn new(service: &str, version: &str) -> Arc<Self> {
         let mut registry = Registry::default();
-        let server_duration: DurationFamily<ServerLabels> = Family::new_with_constructor(duration_histogram);
+        let server_duration: DurationFamily<ServerLabels> =
+            Family::new_with_constructor(duration_histogram);
         registry.register_with_unit(
             "http_server_request_duration",
             "Duration of HTTP server requests",
             Unit::Seconds,
             server_duration.clone(),
         );
-        let client_duration: DurationFamily<ClientLabels> = Family::new_with_constructor(duration_histogram);
+        let client_duration: DurationFamily<ClientLabels> =
+            Family::new_with_constructor(duration_histogram);
         registry.register_with_unit(
             "http_client_request_duration",
             "Duration of HTTP client requests, per attempt",
@@ -77,9 +80,16 @@ impl Telemetry {
         );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
-            .get_or_create(&BuildLabels { service_name: service.to_string(), version: version.to_string() })
+            .get_or_create(&BuildLabels {
+                service_name: service.to_string(),
+                version: version.to_string(),
+            })
             .set(1);
-        registry.register("shop_build_info", "Service name and version of the running build", build_info);
+        registry.register(
+            "shop_build_info",
+            "Service name and version of the running build",
+            build_info,
+        );
         let log_lines_dropped = Counter::default();
         registry.register(
             "shop_log_lines_dropped",
@@ -87,11 +97,21 @@ impl Telemetry {
             log_lines_dropped.clone(),
         );
         registry.register_collector(Box::new(ProcessCollector));
-        Arc::new(Self { registry: Mutex::new(registry), server_duration, client_duration, log_lines_dropped })
+        Arc::new(Self {
+            registry: Mutex::new(registry),
+            server_duration,
+            client_duration,
+            log_lines_dropped,
+        })
     }
 
     /// Lets a service add metrics of its own.
-    pub fn register(&self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
         if let Ok(mut registry) = self.registry.lock() {
             registry.register(name, help, metric);
         }
@@ -111,7 +131,10 @@ impl Telemetry {
 pub async fn metrics_handler(State(telemetry): State<Arc<Telemetry>>) -> Response {
     let body = telemetry.encode();
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
         body,
     )
         .into_response()
@@ -133,9 +156,17 @@ pub fn method_label(method: &Method) -> &'static str {
 
 /// Server middleware: continues or starts the trace, times the request into
 /// `http_server_request_duration_seconds` by matched route, logs 5xx replies.
-pub async fn track_requests(State(telemetry): State<Arc<Telemetry>>, request: Request, next: Next) -> Response {
+pub async fn track_requests(
+    State(telemetry): State<Arc<Telemetry>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
     let method = method_label(request.method());
     let trace = request
         .headers()
@@ -187,13 +218,21 @@ impl ProcessStats {
             // Fields after the command name, which is in parentheses and may contain spaces.
             if let Some(rest) = stat.rfind(')').and_then(|i| stat.get(i + 2..)) {
                 let fields: Vec<&str> = rest.split_whitespace().collect();
-                let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+                let field = |n: usize| {
+                    fields
+                        .get(n - 3)
+                        .and_then(|f| f.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                };
                 stats.cpu_seconds = (field(14) + field(15)) / USER_HZ;
                 stats.virtual_bytes = field(23) as u64;
                 let boot_time = std::fs::read_to_string("/proc/stat")
                     .ok()
                     .and_then(|s| {
-                        s.lines().find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<f64>().ok()))
+                        s.lines().find_map(|l| {
+                            l.strip_prefix("btime ")
+                                .and_then(|v| v.trim().parse::<f64>().ok())
+                        })
                     })
                     .unwrap_or(0.0);
                 stats.start_time_seconds = boot_time + field(22) / USER_HZ;
@@ -207,7 +246,9 @@ impl ProcessStats {
                 .map(|kb| kb * 1024)
                 .unwrap_or(0);
         }
-        stats.open_fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0);
+        stats.open_fds = std::fs::read_dir("/proc/self/fd")
+            .map(|d| d.count() as u64)
+            .unwrap_or(0);
         stats
     }
 }
@@ -237,7 +278,12 @@ impl Collector for ProcessCollector {
             vsz.metric_type(),
         )?)?;
         let fds = ConstGauge::new(stats.open_fds as i64);
-        fds.encode(encoder.encode_descriptor("process_open_fds", "Number of open file descriptors", None, fds.metric_type())?)?;
+        fds.encode(encoder.encode_descriptor(
+            "process_open_fds",
+            "Number of open file descriptors",
+            None,
+            fds.metric_type(),
+        )?)?;
         let start = ConstGauge::new(stats.start_time_seconds);
         start.encode(encoder.encode_descriptor(
             "process_start_time",
@@ -269,9 +315,15 @@ mod tests {
             })
             .observe(0.02);
         let text = t.encode();
-        assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"), "{text}");
+        assert!(
+            text.contains("# TYPE http_server_request_duration_seconds histogram"),
+            "{text}"
+        );
         assert!(text.contains(r#"http_server_request_duration_seconds_bucket{le="0.025",http_route="/carts/{session}",http_request_method="GET",http_response_status_code="200"} 1"#), "{text}");
-        assert!(text.contains(r#"shop_build_info{service_name="cart",version="1.2.3"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"shop_build_info{service_name="cart",version="1.2.3"} 1"#),
+            "{text}"
+        );
         assert!(text.contains("process_cpu_seconds_total "), "{text}");
         assert!(text.contains("process_resident_memory_bytes "), "{text}");
         assert!(text.contains("process_open_fds "), "{text}");

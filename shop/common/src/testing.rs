@@ -15,8 +15,18 @@ pub async fn call(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> (StatusCode, serde_json::Value) {
-    let (status, bytes) = call_raw(app, method, uri, headers, body.map(|b| b.as_bytes().to_vec())).await;
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    let (status, bytes) = call_raw(
+        app,
+        method,
+        uri,
+        headers,
+        body.map(|b| b.as_bytes().to_vec()),
+    )
+    .await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// Sends one request with a raw body and returns the status and body bytes.
@@ -28,7 +38,9 @@ pub async fn call_raw(
     body: Option<Vec<u8>>,
 ) -> (StatusCode, Vec<u8>) {
     let mut builder = Request::builder().method(method).uri(uri);
-    let has_content_type = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    let has_content_type = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
@@ -38,7 +50,11 @@ pub async fn call_raw(
     let request = builder
         .body(body.map(Body::from).unwrap_or_else(Body::empty))
         .unwrap_or_else(|e| panic!("bad test request: {e}"));
-    let response = app.clone().oneshot(request).await.unwrap_or_else(|e| match e {});
+    let response = app
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|e| match e {});
     let status = response.status();
     let bytes = response
         .into_body()

@@ -29,7 +29,11 @@ impl TraceContext {
         while span_id == [0; 8] {
             rand::fill(&mut span_id);
         }
-        Self { trace_id, span_id, sampled: true }
+        Self {
+            trace_id,
+            span_id,
+            sampled: true,
+        }
     }
 
     /// The same trace with a fresh span id (a call made from this span).
@@ -63,7 +67,11 @@ impl TraceContext {
         if trace_id == [0; 16] || span_id == [0; 8] {
             return None;
         }
-        Some(Self { trace_id, span_id, sampled: flags & 1 == 1 })
+        Some(Self {
+            trace_id,
+            span_id,
+            sampled: flags & 1 == 1,
+        })
     }
 
     pub fn trace_id_hex(&self) -> String {
@@ -71,7 +79,12 @@ impl TraceContext {
     }
 
     pub fn header_value(&self) -> String {
-        format!("00-{}-{}-{:02x}", hex(&self.trace_id), hex(&self.span_id), u8::from(self.sampled))
+        format!(
+            "00-{}-{}-{:02x}",
+            hex(&self.trace_id),
+            hex(&self.span_id),
+            u8::from(self.sampled)
+        )
     }
 
     /// The trace of the request being handled on this task, if any.
@@ -86,7 +99,8 @@ impl TraceContext {
 }
 
 fn is_lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn decode_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
@@ -140,7 +154,10 @@ mod tests {
             assert!(TraceContext::parse(bad).is_none(), "{bad}");
         }
         // future versions may carry more fields
-        assert!(TraceContext::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-zz").is_some());
+        assert!(
+            TraceContext::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-zz")
+                .is_some()
+        );
     }
 
     #[tokio::test]

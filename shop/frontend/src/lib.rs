@@ -13,7 +13,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use shop_common::api::{self, Cart, CheckoutRequest, CheckoutResult, Order, OrderList, Product, ProductList, RecommendationList};
+use shop_common::api::{
+    self, Cart, CheckoutRequest, CheckoutResult, Order, OrderList, Product, ProductList,
+    RecommendationList,
+};
 use shop_common::config::{ConfigError, EnvSource};
 use shop_common::{AlwaysReady, PeerClient, PeerError, Readiness, Service, ServiceContext};
 
@@ -60,7 +63,9 @@ impl AppState {
         Self {
             catalog: ctx.peer("catalog", &config.catalog_url),
             cart: ctx.peer("cart", &config.cart_url),
-            checkout: ctx.peer("checkout", &config.checkout_url).with_timeout(checkout_timeout),
+            checkout: ctx
+                .peer("checkout", &config.checkout_url)
+                .with_timeout(checkout_timeout),
             orders: ctx.peer("orders", &config.orders_url),
             recommendation: ctx.peer("recommendation", &config.recommendation_url),
         }
@@ -76,7 +81,10 @@ impl Service for Frontend {
         Config::from_env(env)
     }
 
-    async fn build(ctx: &ServiceContext, config: Config) -> anyhow::Result<(Router, Arc<dyn Readiness>)> {
+    async fn build(
+        ctx: &ServiceContext,
+        config: Config,
+    ) -> anyhow::Result<(Router, Arc<dyn Readiness>)> {
         Ok((app(AppState::new(ctx, &config)), Arc::new(AlwaysReady)))
     }
 }
@@ -103,7 +111,10 @@ pub struct PageError {
 
 impl PageError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
     fn not_found(what: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
@@ -113,7 +124,10 @@ impl PageError {
 impl From<PeerError> for PageError {
     fn from(e: PeerError) -> Self {
         let api = e.into_api_error();
-        Self { status: api.status, message: api.message }
+        Self {
+            status: api.status,
+            message: api.message,
+        }
     }
 }
 
@@ -150,7 +164,11 @@ async fn cart_count(state: &AppState, session: &Session) -> Option<i64> {
     if session.is_new {
         return Some(0);
     }
-    let cart: Cart = state.cart.get_json(&format!("/carts/{}", session.id)).await.ok()?;
+    let cart: Cart = state
+        .cart
+        .get_json(&format!("/carts/{}", session.id))
+        .await
+        .ok()?;
     Some(cart.items.iter().map(|i| i.quantity).sum())
 }
 
@@ -171,7 +189,10 @@ async fn home(
     let q = query.q.unwrap_or_default();
     let category = query.category.unwrap_or_default();
     if q.len() > 100 || category.len() > 100 {
-        return Err(PageError::new(StatusCode::BAD_REQUEST, "search text is too long (at most 100 characters)"));
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "search text is too long (at most 100 characters)",
+        ));
     }
     let mut path = "/products?limit=100".to_string();
     if !q.is_empty() {
@@ -191,7 +212,11 @@ async fn home(
         .and_then(|v| serde_json::from_value(v["data"].clone()).ok())
         .unwrap_or_default();
     let body = pages::home(&products, &categories, &q, &category);
-    Ok(reply(&session, StatusCode::OK, html::page("Products", count, &body)))
+    Ok(reply(
+        &session,
+        StatusCode::OK,
+        html::page("Products", count, &body),
+    ))
 }
 
 async fn product(
@@ -207,12 +232,16 @@ async fn product(
     let recommendations_path = format!("/recommendations?product={id}&limit=4");
     let (product, recommendations, count) = tokio::join!(
         state.catalog.get_json::<Product>(&product_path),
-        state.recommendation.get_json::<RecommendationList>(&recommendations_path),
+        state
+            .recommendation
+            .get_json::<RecommendationList>(&recommendations_path),
         cart_count(&state, &session)
     );
     let product = match product {
         Ok(p) => p,
-        Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => return Err(PageError::not_found("product")),
+        Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => {
+            return Err(PageError::not_found("product"));
+        }
         Err(e) => return Err(e.into()),
     };
     // Recommendations are optional: the page degrades to none when they fail.
@@ -224,14 +253,25 @@ async fn product(
         }
     };
     let body = pages::product(&product, &recommendations);
-    Ok(reply(&session, StatusCode::OK, html::page(&product.name, count, &body)))
+    Ok(reply(
+        &session,
+        StatusCode::OK,
+        html::page(&product.name, count, &body),
+    ))
 }
 
 async fn cart(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
     let session = Session::from_headers(&headers);
-    let cart: Cart = state.cart.get_json(&format!("/carts/{}", session.id)).await?;
+    let cart: Cart = state
+        .cart
+        .get_json(&format!("/carts/{}", session.id))
+        .await?;
     let count = cart.items.iter().map(|i| i.quantity).sum();
-    Ok(reply(&session, StatusCode::OK, html::page("Your cart", Some(count), &pages::cart(&cart))))
+    Ok(reply(
+        &session,
+        StatusCode::OK,
+        html::page("Your cart", Some(count), &pages::cart(&cart)),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,24 +291,40 @@ fn parse_quantity(raw: Option<&str>, default: i64) -> Result<i64, PageError> {
             .ok_or_else(|| {
                 PageError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("quantity must be a whole number from 0 to {}", api::MAX_ITEM_QUANTITY),
+                    format!(
+                        "quantity must be a whole number from 0 to {}",
+                        api::MAX_ITEM_QUANTITY
+                    ),
                 )
             }),
     }
 }
 
-async fn add_to_cart(State(state): State<AppState>, headers: HeaderMap, form: Result<Form<AddForm>, axum::extract::rejection::FormRejection>) -> PageResult {
+async fn add_to_cart(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<AddForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
     let session = Session::from_headers(&headers);
     let Form(form) = form.map_err(|e| PageError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     let quantity = parse_quantity(form.quantity.as_deref(), 1)?;
     if quantity == 0 {
-        return Err(PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "quantity must be at least 1"));
+        return Err(PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "quantity must be at least 1",
+        ));
     }
     if !api::valid_id(&form.product_id) {
         return Err(PageError::not_found("product"));
     }
-    let body = api::AddItem { product_id: form.product_id, quantity };
-    let _: Cart = state.cart.post_json(&format!("/carts/{}/items", session.id), &body, None).await?;
+    let body = api::AddItem {
+        product_id: form.product_id,
+        quantity,
+    };
+    let _: Cart = state
+        .cart
+        .post_json(&format!("/carts/{}/items", session.id), &body, None)
+        .await?;
     Ok(redirect(&session, "/cart"))
 }
 
@@ -290,16 +346,31 @@ async fn update_cart_line(
         return Err(PageError::not_found("product"));
     }
     let path = format!("/carts/{}/items/{product_id}", session.id);
-    let _: Cart = state.cart.put_json(&path, &api::SetQuantity { quantity }).await?;
+    let _: Cart = state
+        .cart
+        .put_json(&path, &api::SetQuantity { quantity })
+        .await?;
     Ok(redirect(&session, "/cart"))
 }
 
 async fn checkout_form(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
     let session = Session::from_headers(&headers);
-    let cart: Cart = state.cart.get_json(&format!("/carts/{}", session.id)).await?;
+    let cart: Cart = state
+        .cart
+        .get_json(&format!("/carts/{}", session.id))
+        .await?;
     let count = cart.items.iter().map(|i| i.quantity).sum();
-    let body = pages::checkout(&cart, &session::new_id(), &pages::CheckoutFields::default(), None);
-    Ok(reply(&session, StatusCode::OK, html::page("Checkout", Some(count), &body)))
+    let body = pages::checkout(
+        &cart,
+        &session::new_id(),
+        &pages::CheckoutFields::default(),
+        None,
+    );
+    Ok(reply(
+        &session,
+        StatusCode::OK,
+        html::page("Checkout", Some(count), &body),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -320,7 +391,10 @@ async fn place_order(
     let session = Session::from_headers(&headers);
     let Form(form) = form.map_err(|e| PageError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     if !api::valid_id(&form.request_key) {
-        return Err(PageError::new(StatusCode::BAD_REQUEST, "the checkout form is stale; reload it"));
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "the checkout form is stale; reload it",
+        ));
     }
     let fields = pages::CheckoutFields {
         email: form.email.clone(),
@@ -330,15 +404,30 @@ async fn place_order(
     let month = form.exp_month.trim().parse::<u32>();
     let year = form.exp_year.trim().parse::<u32>();
     let (Ok(exp_month), Ok(exp_year)) = (month, year) else {
-        return checkout_again(&state, &session, &form.request_key, &fields, StatusCode::UNPROCESSABLE_ENTITY, "expiry month and year must be numbers").await;
+        return checkout_again(
+            &state,
+            &session,
+            &form.request_key,
+            &fields,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expiry month and year must be numbers",
+        )
+        .await;
     };
     let request = CheckoutRequest {
         session: session.id.clone(),
         email: form.email.trim().to_string(),
-        card: api::Card { number: form.card_number.clone(), exp_month, exp_year, cvc: form.cvc.trim().to_string() },
+        card: api::Card {
+            number: form.card_number.clone(),
+            exp_month,
+            exp_year,
+            cvc: form.cvc.trim().to_string(),
+        },
     };
-    let placed: Result<CheckoutResult, PeerError> =
-        state.checkout.post_json("/checkout", &request, Some(&form.request_key)).await;
+    let placed: Result<CheckoutResult, PeerError> = state
+        .checkout
+        .post_json("/checkout", &request, Some(&form.request_key))
+        .await;
     match placed {
         Ok(result) => {
             tracing::info!(order_id = %result.order.id, "order placed");
@@ -348,9 +437,20 @@ async fn place_order(
             let api = e.into_api_error();
             if api.status.is_client_error() {
                 // The shopper can fix this: show the form again with the reason.
-                return checkout_again(&state, &session, &form.request_key, &fields, api.status, &api.message).await;
+                return checkout_again(
+                    &state,
+                    &session,
+                    &form.request_key,
+                    &fields,
+                    api.status,
+                    &api.message,
+                )
+                .await;
             }
-            Err(PageError::new(api.status, format!("we could not place your order: {}", api.message)))
+            Err(PageError::new(
+                api.status,
+                format!("we could not place your order: {}", api.message),
+            ))
         }
     }
 }
@@ -363,11 +463,20 @@ async fn checkout_again(
     status: StatusCode,
     message: &str,
 ) -> PageResult {
-    let cart: Cart = state.cart.get_json(&format!("/carts/{}", session.id)).await?;
+    let cart: Cart = state
+        .cart
+        .get_json(&format!("/carts/{}", session.id))
+        .await?;
     let count = cart.items.iter().map(|i| i.quantity).sum();
-    // A failed attempt may be retried with the same key: checkout then reuses its work.
-    let body = pages::checkout(&cart, request_key, fields, Some(message));
-    Ok(reply(session, status, html::page("Checkout", Some(count), &body)))
+    // The refused attempt is final for its key (payments remembers a decline
+    // per key), so the corrected form gets a fresh one.
+    let _ = request_key;
+    let body = pages::checkout(&cart, &session::new_id(), fields, Some(message));
+    Ok(reply(
+        session,
+        status,
+        html::page("Checkout", Some(count), &body),
+    ))
 }
 
 async fn order_page(
@@ -381,7 +490,9 @@ async fn order_page(
     }
     let order: Order = match state.orders.get_json(&format!("/orders/{id}")).await {
         Ok(o) => o,
-        Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => return Err(PageError::not_found("order")),
+        Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => {
+            return Err(PageError::not_found("order"));
+        }
         Err(e) => return Err(e.into()),
     };
     // Orders are private to the session that placed them.
@@ -389,7 +500,11 @@ async fn order_page(
         return Err(PageError::not_found("order"));
     }
     let count = cart_count(&state, &session).await;
-    Ok(reply(&session, StatusCode::OK, html::page("Order confirmed", count, &pages::order(&order))))
+    Ok(reply(
+        &session,
+        StatusCode::OK,
+        html::page("Order confirmed", count, &pages::order(&order)),
+    ))
 }
 
 async fn order_history(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
@@ -399,10 +514,20 @@ async fn order_history(State(state): State<AppState>, headers: HeaderMap) -> Pag
         state.orders.get_json::<OrderList>(&orders_path),
         cart_count(&state, &session)
     );
-    Ok(reply(&session, StatusCode::OK, html::page("Your orders", count, &pages::order_history(&orders?.data))))
+    Ok(reply(
+        &session,
+        StatusCode::OK,
+        html::page("Your orders", count, &pages::order_history(&orders?.data)),
+    ))
 }
 
 async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], include_str!("../static/style.css"))
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("../static/style.css"),
+    )
         .into_response()
 }

@@ -9,7 +9,11 @@ use crate::html::{esc, url_encode};
 
 /// A coloured tile standing in for a product photo, derived from its id.
 fn thumb(product: &Product) -> String {
-    let hue = product.id.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 360;
+    let hue = product
+        .id
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 360;
     let initial = product.name.chars().next().unwrap_or('?');
     format!(
         r#"<div class="thumb" style="background:hsl({hue},45%,45%)" role="img" aria-label="{}">{}</div>"#,
@@ -23,8 +27,14 @@ fn total(lines: impl Iterator<Item = (i64, Money)>) -> Option<Money> {
     for (qty, price) in lines {
         let line = price.amount_minor.saturating_mul(qty);
         sum = Some(match sum {
-            None => Money { amount_minor: line, currency: price.currency },
-            Some(s) => Money { amount_minor: s.amount_minor.saturating_add(line), currency: s.currency },
+            None => Money {
+                amount_minor: line,
+                currency: price.currency,
+            },
+            Some(s) => Money {
+                amount_minor: s.amount_minor.saturating_add(line),
+                currency: s.currency,
+            },
         });
     }
     sum
@@ -41,7 +51,12 @@ pub fn home(products: &[Product], categories: &[String], q: &str, category: &str
     if !categories.is_empty() {
         out.push_str(r#"<p class="categories">"#);
         for c in categories {
-            let _ = write!(out, r#"<a href="/?category={}">{}</a>"#, url_encode(c), esc(c));
+            let _ = write!(
+                out,
+                r#"<a href="/?category={}">{}</a>"#,
+                url_encode(c),
+                esc(c)
+            );
         }
         out.push_str("</p>");
     }
@@ -66,7 +81,11 @@ pub fn home(products: &[Product], categories: &[String], q: &str, category: &str
 
 pub fn product(p: &Product, recommendations: &[Recommendation]) -> String {
     let mut out = String::new();
-    let stock = if p.stock > 0 { format!("{} in stock", p.stock) } else { "Out of stock".to_string() };
+    let stock = if p.stock > 0 {
+        format!("{} in stock", p.stock)
+    } else {
+        "Out of stock".to_string()
+    };
     let _ = write!(
         out,
         r#"<div class="card"><h1 id="product-name">{name}</h1>{thumb}<p>{description}</p><p class="price" id="price">{price}</p><p>{stock}</p>
@@ -99,7 +118,9 @@ pub fn product(p: &Product, recommendations: &[Recommendation]) -> String {
 pub fn cart(cart: &Cart) -> String {
     let mut out = String::from("<h1>Your cart</h1>");
     if cart.items.is_empty() {
-        out.push_str(r#"<p id="empty-cart">Your cart is empty. <a href="/">Browse products</a>.</p>"#);
+        out.push_str(
+            r#"<p id="empty-cart">Your cart is empty. <a href="/">Browse products</a>.</p>"#,
+        );
         return out;
     }
     out.push_str(r#"<table id="cart"><tr><th>Product</th><th>Unit price</th><th>Quantity</th><th></th></tr>"#);
@@ -115,7 +136,11 @@ pub fn cart(cart: &Cart) -> String {
     }
     out.push_str("</table>");
     if let Some(t) = total(cart.items.iter().map(|i| (i.quantity, i.unit_price))) {
-        let _ = write!(out, r#"<p>Total: <span class="price" id="cart-total">{}</span></p>"#, esc(&t.format()));
+        let _ = write!(
+            out,
+            r#"<p>Total: <span class="price" id="cart-total">{}</span></p>"#,
+            esc(&t.format())
+        );
     }
     out.push_str(r#"<p><a id="checkout-link" href="/checkout">Proceed to checkout</a></p>"#);
     out
@@ -128,17 +153,29 @@ pub struct CheckoutFields {
     pub exp_year: String,
 }
 
-pub fn checkout(cart: &Cart, request_key: &str, fields: &CheckoutFields, error: Option<&str>) -> String {
+pub fn checkout(
+    cart: &Cart,
+    request_key: &str,
+    fields: &CheckoutFields,
+    error: Option<&str>,
+) -> String {
     let mut out = String::from("<h1>Checkout</h1>");
     if let Some(message) = error {
         let _ = write!(out, r#"<p class="error" id="error">{}</p>"#, esc(message));
     }
     if cart.items.is_empty() {
-        out.push_str(r#"<p id="empty-cart">Your cart is empty. <a href="/">Browse products</a>.</p>"#);
+        out.push_str(
+            r#"<p id="empty-cart">Your cart is empty. <a href="/">Browse products</a>.</p>"#,
+        );
         return out;
     }
     if let Some(t) = total(cart.items.iter().map(|i| (i.quantity, i.unit_price))) {
-        let _ = write!(out, r#"<p>{} item(s), total <span class="price">{}</span> (final price confirmed at checkout)</p>"#, cart.items.iter().map(|i| i.quantity).sum::<i64>(), esc(&t.format()));
+        let _ = write!(
+            out,
+            r#"<p>{} item(s), total <span class="price">{}</span> (final price confirmed at checkout)</p>"#,
+            cart.items.iter().map(|i| i.quantity).sum::<i64>(),
+            esc(&t.format())
+        );
     }
     // The card number is never echoed back into the page.
     let _ = write!(
@@ -162,7 +199,9 @@ pub fn checkout(cart: &Cart, request_key: &str, fields: &CheckoutFields, error: 
 }
 
 fn order_lines(order: &Order) -> String {
-    let mut out = String::from(r#"<table class="order-lines"><tr><th>Product</th><th>Quantity</th><th>Unit price</th></tr>"#);
+    let mut out = String::from(
+        r#"<table class="order-lines"><tr><th>Product</th><th>Quantity</th><th>Unit price</th></tr>"#,
+    );
     for line in &order.lines {
         let _ = write!(
             out,
@@ -192,7 +231,9 @@ pub fn order_history(orders: &[Order]) -> String {
         out.push_str(r#"<p id="no-orders">No orders yet.</p>"#);
         return out;
     }
-    out.push_str(r#"<table id="orders"><tr><th>Order</th><th>Placed</th><th>Items</th><th>Total</th></tr>"#);
+    out.push_str(
+        r#"<table id="orders"><tr><th>Order</th><th>Placed</th><th>Items</th><th>Total</th></tr>"#,
+    );
     for o in orders {
         let _ = write!(
             out,
@@ -218,7 +259,10 @@ mod tests {
             id: id.into(),
             name: name.into(),
             description: "<script>alert(1)</script>".into(),
-            price: Money { amount_minor: 1999, currency: Currency::Usd },
+            price: Money {
+                amount_minor: 1999,
+                currency: Currency::Usd,
+            },
             categories: vec!["kitchen".into()],
             image: String::new(),
             stock: 3,

@@ -2,8 +2,8 @@
 //! on first visit. Ids from the cookie are validated like any input.
 
 use axum::http::HeaderMap;
-use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::HeaderValue;
+use axum::http::header::{COOKIE, SET_COOKIE};
 use rand::Rng;
 
 pub const COOKIE_NAME: &str = "shop_session";
@@ -28,7 +28,10 @@ impl Session {
             .filter(|id| shop_common::api::valid_id(id));
         match existing {
             Some(id) => Session { id, is_new: false },
-            None => Session { id: new_id(), is_new: true },
+            None => Session {
+                id: new_id(),
+                is_new: true,
+            },
         }
     }
 
@@ -36,7 +39,10 @@ impl Session {
         if !self.is_new {
             return None;
         }
-        let cookie = format!("{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800", self.id);
+        let cookie = format!(
+            "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800",
+            self.id
+        );
         HeaderValue::from_str(&cookie).ok().map(|v| (SET_COOKIE, v))
     }
 }
@@ -45,7 +51,9 @@ impl Session {
 pub fn new_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..22).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..22)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -55,9 +63,21 @@ mod tests {
     #[test]
     fn reads_a_valid_cookie_and_replaces_a_hostile_one() {
         let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_static("a=b; shop_session=abc123; c=d"));
-        assert_eq!(Session::from_headers(&headers), Session { id: "abc123".into(), is_new: false });
-        headers.insert(COOKIE, HeaderValue::from_static("shop_session=../../etc/passwd"));
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("a=b; shop_session=abc123; c=d"),
+        );
+        assert_eq!(
+            Session::from_headers(&headers),
+            Session {
+                id: "abc123".into(),
+                is_new: false
+            }
+        );
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("shop_session=../../etc/passwd"),
+        );
         let s = Session::from_headers(&headers);
         assert!(s.is_new);
         assert_eq!(s.id.len(), 22);

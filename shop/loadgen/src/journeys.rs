@@ -28,7 +28,9 @@ impl std::str::FromStr for Journey {
             "add_to_cart" => Ok(Journey::AddToCart),
             "checkout" => Ok(Journey::Checkout),
             "order_history" => Ok(Journey::OrderHistory),
-            other => Err(format!("unknown journey {other:?}: one of browse, product, add_to_cart, checkout, order_history")),
+            other => Err(format!(
+                "unknown journey {other:?}: one of browse, product, add_to_cart, checkout, order_history"
+            )),
         }
     }
 }
@@ -49,10 +51,13 @@ pub struct Mix {
 
 impl Mix {
     pub fn new(seed: u64) -> Self {
-        Self { rng: StdRng::seed_from_u64(seed), total: WEIGHTS.iter().map(|(_, w)| w).sum() }
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+            total: WEIGHTS.iter().map(|(_, w)| w).sum(),
+        }
     }
 
-    pub fn next(&mut self) -> Journey {
+    pub fn draw(&mut self) -> Journey {
         let mut pick = self.rng.random_range(0..self.total);
         for (journey, weight) in WEIGHTS {
             if pick < weight {
@@ -80,7 +85,11 @@ const GOOD_CARD: &str = "4242 4242 4242 4242";
 
 impl Shopper {
     pub fn new(http: reqwest::Client, base: String) -> Self {
-        Self { http, base, products: RwLock::new(Vec::new()) }
+        Self {
+            http,
+            base,
+            products: RwLock::new(Vec::new()),
+        }
     }
 
     /// Reads the product ids linked from the home page.
@@ -116,7 +125,10 @@ impl Shopper {
         expect: &[StatusCode],
     ) -> Option<(StatusCode, String, Option<String>)> {
         let started = Instant::now();
-        let result = builder.header(reqwest::header::COOKIE, format!("shop_session={session}")).send().await;
+        let result = builder
+            .header(reqwest::header::COOKIE, format!("shop_session={session}"))
+            .send()
+            .await;
         let outcome = match result {
             Ok(resp) => {
                 let status = resp.status();
@@ -132,15 +144,29 @@ impl Shopper {
             }
             Err(_) => None,
         };
-        let ok = outcome.as_ref().is_some_and(|(status, _, _)| expect.contains(status));
+        let ok = outcome
+            .as_ref()
+            .is_some_and(|(status, _, _)| expect.contains(status));
         stats.record(step, started.elapsed(), ok);
         if ok { outcome } else { None }
     }
 
-    async fn get(&self, stats: &Stats, step: &'static str, session: &str, path: &str) -> Option<String> {
-        self.request(stats, step, session, self.http.get(format!("{}{path}", self.base)), &[StatusCode::OK])
-            .await
-            .map(|(_, body, _)| body)
+    async fn get(
+        &self,
+        stats: &Stats,
+        step: &'static str,
+        session: &str,
+        path: &str,
+    ) -> Option<String> {
+        self.request(
+            stats,
+            step,
+            session,
+            self.http.get(format!("{}{path}", self.base)),
+            &[StatusCode::OK],
+        )
+        .await
+        .map(|(_, body, _)| body)
     }
 
     async fn post_form(
@@ -152,9 +178,15 @@ impl Shopper {
         form: &[(&str, &str)],
     ) -> Option<String> {
         let builder = self.http.post(format!("{}{path}", self.base)).form(form);
-        self.request(stats, step, session, builder, &[StatusCode::SEE_OTHER, StatusCode::FOUND])
-            .await
-            .and_then(|(_, _, location)| location)
+        self.request(
+            stats,
+            step,
+            session,
+            builder,
+            &[StatusCode::SEE_OTHER, StatusCode::FOUND],
+        )
+        .await
+        .and_then(|(_, _, location)| location)
     }
 
     pub async fn run(&self, journey: Journey, session: &str, stats: &Stats) {
@@ -164,7 +196,8 @@ impl Shopper {
             }
             Journey::ProductPage => {
                 let id = self.random_product();
-                self.get(stats, "product", session, &format!("/product/{id}")).await;
+                self.get(stats, "product", session, &format!("/product/{id}"))
+                    .await;
             }
             Journey::AddToCart => {
                 self.add_to_cart(stats, session).await;
@@ -173,17 +206,25 @@ impl Shopper {
                 if self.add_to_cart(stats, session).await.is_none() {
                     return;
                 }
-                let Some(form) = self.get(stats, "checkout_form", session, "/checkout").await else { return };
-                let Some(key) = hidden_value(&form, "request_key") else { return };
+                let Some(form) = self.get(stats, "checkout_form", session, "/checkout").await
+                else {
+                    return;
+                };
+                let Some(key) = hidden_value(&form, "request_key") else {
+                    return;
+                };
                 let fields = [
                     ("request_key", key.as_str()),
                     ("email", "loadgen@example.com"),
                     ("card_number", GOOD_CARD),
                     ("exp_month", "12"),
-                    ("exp_year", "2099"),
+                    ("exp_year", "2030"),
                     ("cvc", "123"),
                 ];
-                let Some(location) = self.post_form(stats, "place_order", session, "/checkout", &fields).await else {
+                let Some(location) = self
+                    .post_form(stats, "place_order", session, "/checkout", &fields)
+                    .await
+                else {
                     return;
                 };
                 self.get(stats, "confirmation", session, &location).await;
@@ -196,11 +237,20 @@ impl Shopper {
 
     async fn add_to_cart(&self, stats: &Stats, session: &str) -> Option<()> {
         let id = self.random_product();
-        self.get(stats, "product", session, &format!("/product/{id}")).await?;
-        let location = self
-            .post_form(stats, "add_to_cart", session, "/cart/items", &[("product_id", &id), ("quantity", "1")])
+        self.get(stats, "product", session, &format!("/product/{id}"))
             .await?;
-        self.get(stats, "view_cart", session, &location).await.map(|_| ())
+        let location = self
+            .post_form(
+                stats,
+                "add_to_cart",
+                session,
+                "/cart/items",
+                &[("product_id", &id), ("quantity", "1")],
+            )
+            .await?;
+        self.get(stats, "view_cart", session, &location)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -234,7 +284,7 @@ mod tests {
     fn the_mix_follows_the_weights() {
         let mut mix = Mix::new(7);
         let n = 20_000;
-        let browse = (0..n).filter(|_| mix.next() == Journey::Browse).count() as f64 / n as f64;
+        let browse = (0..n).filter(|_| mix.draw() == Journey::Browse).count() as f64 / n as f64;
         assert!((browse - 0.5).abs() < 0.02, "browse share {browse}");
     }
 

@@ -34,13 +34,19 @@ pub struct Options {
 }
 
 /// Runs the plan to its end (or until `stop` resolves) and returns the summary.
-pub async fn run(options: Options, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<Summary> {
+pub async fn run(
+    options: Options,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<Summary> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(options.timeout)
         .pool_max_idle_per_host(options.users.max(1))
         .build()?;
-    let shopper = Arc::new(Shopper::new(http, options.target.trim_end_matches('/').to_string()));
+    let shopper = Arc::new(Shopper::new(
+        http,
+        options.target.trim_end_matches('/').to_string(),
+    ));
     shopper.discover_products().await?;
     let stats = Arc::new(Stats::default());
     let users = options.users.max(1);
@@ -74,9 +80,11 @@ pub async fn run(options: Options, stop: impl std::future::Future<Output = ()>) 
             }
             next_arrival += interval;
             // An open model: arrivals don't wait for busy shoppers; they are skipped and counted.
-            let journey = options.only.unwrap_or_else(|| mix.next());
+            let journey = options.only.unwrap_or_else(|| mix.draw());
             if tx.try_send(journey).is_err() {
-                stats.skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                stats
+                    .skipped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }

@@ -22,13 +22,18 @@ struct StepStats {
 
 impl Stats {
     pub fn record(&self, step: &'static str, latency: Duration, ok: bool) {
-        let Ok(mut steps) = self.steps.lock() else { return };
+        let Ok(mut steps) = self.steps.lock() else {
+            return;
+        };
         let entry = steps.entry(step).or_insert_with(|| StepStats {
             // 1 µs to 1 h at 3 significant figures.
-            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds are valid"),
+            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("constant bounds are valid"),
             errors: 0,
         });
-        entry.latency_us.saturating_record(latency.as_micros().max(1) as u64);
+        entry
+            .latency_us
+            .saturating_record(latency.as_micros().max(1) as u64);
         if !ok {
             entry.errors += 1;
         }
@@ -84,9 +89,17 @@ impl Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:<16} {:>9} {:>8} {:>10} {:>10} {:>10}", "step", "count", "errors", "p50 ms", "p99 ms", "max ms")?;
+        writeln!(
+            f,
+            "{:<16} {:>9} {:>8} {:>10} {:>10} {:>10}",
+            "step", "count", "errors", "p50 ms", "p99 ms", "max ms"
+        )?;
         for s in &self.steps {
-            writeln!(f, "{:<16} {:>9} {:>8} {:>10.2} {:>10.2} {:>10.2}", s.step, s.count, s.errors, s.p50_ms, s.p99_ms, s.max_ms)?;
+            writeln!(
+                f,
+                "{:<16} {:>9} {:>8} {:>10.2} {:>10.2} {:>10.2}",
+                s.step, s.count, s.errors, s.p50_ms, s.p99_ms, s.max_ms
+            )?;
         }
         let total = self.total_requests();
         writeln!(
