@@ -423,3 +423,24 @@ async fn the_admin_api_refuses_without_the_token() {
     let body: serde_json::Value = r.json().await.expect("json error body");
     assert_eq!(body["error"]["code"], "invalid_fault");
 }
+
+#[tokio::test]
+async fn sigterm_stops_a_service_gracefully() {
+    let dir = TempDir::new("sigterm");
+    let mut p = start("orders", &[], &dir).await;
+    let sent = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(p.child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let status = p
+        .wait_exit(Duration::from_secs(10))
+        .expect("stops on SIGTERM");
+    assert!(
+        status.success(),
+        "graceful stop exits 0, got {status}: {}",
+        p.output()
+    );
+    assert!(p.output().contains("\"stopped\""), "{}", p.output());
+}
