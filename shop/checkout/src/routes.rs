@@ -18,10 +18,7 @@ use crate::config::CheckoutConfig;
 use crate::idempotency::{Begin, IdempotencyCache};
 use crate::saga::{Completed, Peers, Saga};
 
-const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-const MAX_KEY_BYTES: usize = 128;
 /// RFC 5321's limit on a forward path; the orders service uses the same.
-const MAX_EMAIL_BYTES: usize = 254;
 /// Bounds on the card fields; payments checks them properly.
 const MAX_CARD_FIELD_BYTES: usize = 40;
 
@@ -53,7 +50,7 @@ async fn checkout(
     headers: HeaderMap,
     body: Result<Json<CheckoutRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
+    let key = shop_common::idempotency::key_from_headers(&headers)?;
     // A rejection may quote what it choked on, which could be a card number.
     let Json(request) = body.map_err(|mut e| {
         e.message = redact_digits(&e.message);
@@ -126,27 +123,6 @@ async fn checkout(
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
-        return Err(ApiError::bad_request(
-            "missing_idempotency_key",
-            "the Idempotency-Key header is required",
-        ));
-    };
-    let key = value.to_str().unwrap_or("");
-    let valid = (1..=MAX_KEY_BYTES).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid {
-        return Err(ApiError::bad_request(
-            "invalid_idempotency_key",
-            format!("the Idempotency-Key header must be 1 to {MAX_KEY_BYTES} of [A-Za-z0-9_-]"),
-        ));
-    }
-    Ok(key.to_string())
-}
-
 /// What can be checked before any peer is called. The email is checked as
 /// the orders service will, so a charge is never made for an order it refuses.
 fn validate(request: &CheckoutRequest) -> Result<(), ApiError> {
@@ -156,10 +132,13 @@ fn validate(request: &CheckoutRequest) -> Result<(), ApiError> {
             "session must be 1 to 64 of [A-Za-z0-9_-]",
         ));
     }
-    if !plausible_email(&request.email) {
+    if !shop_common::api::plausible_email(&request.email) {
         return Err(ApiError::unprocessable(
             "invalid_email",
-            format!("email must be an address with one '@', at most {MAX_EMAIL_BYTES} bytes"),
+            format!(
+                "email must be an address with one '@', at most {} bytes",
+                shop_common::api::MAX_EMAIL_BYTES
+            ),
         ));
     }
     let card = &request.card;
@@ -170,17 +149,6 @@ fn validate(request: &CheckoutRequest) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-fn plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    email.len() <= MAX_EMAIL_BYTES
-        && !local.is_empty()
-        && !domain.is_empty()
-        && !domain.contains('@')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The checkout id of a session's Idempotency-Key: the same on every retry

@@ -7,6 +7,7 @@ pub mod chaos;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod idempotency;
 pub mod logging;
 pub mod loki;
 pub mod ports;

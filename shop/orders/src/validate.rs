@@ -8,7 +8,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// Largest unit price, in minor units (ten million in major units).
 pub const MAX_UNIT_PRICE_MINOR: i64 = 1_000_000_000;
 /// RFC 5321's limit on a forward path.
-pub const MAX_EMAIL_BYTES: usize = 254;
+pub use shop_common::api::plausible_email;
 
 pub fn create_order(req: &CreateOrder) -> Result<(), ApiError> {
     if !valid_id(&req.checkout_id) {
@@ -94,18 +94,6 @@ pub fn create_order(req: &CreateOrder) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-/// Not a full RFC 5322 parser: one '@' with something printable on both sides.
-pub fn plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    email.len() <= MAX_EMAIL_BYTES
-        && !local.is_empty()
-        && !domain.is_empty()
-        && !domain.contains('@')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {

@@ -20,7 +20,6 @@ use crate::store::{Attempt, ChargeStore};
 /// Most characters in a charge's reference.
 pub const MAX_REFERENCE_CHARS: usize = 200;
 pub const MAX_AMOUNT_MINOR: i64 = 10_000_000;
-const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 #[derive(Clone)]
 pub struct AppState {
@@ -49,27 +48,6 @@ pub fn app(state: AppState) -> Router {
 
 async fn test_cards() -> Json<serde_json::Value> {
     Json(rules::describe())
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
-        return Err(ApiError::bad_request(
-            "missing_idempotency_key",
-            "the Idempotency-Key header is required",
-        ));
-    };
-    let key = value.to_str().unwrap_or("");
-    let valid = (1..=128).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid {
-        return Err(ApiError::bad_request(
-            "invalid_idempotency_key",
-            "the Idempotency-Key header must be 1 to 128 characters of A-Z, a-z, 0-9, '-' and '_'",
-        ));
-    }
-    Ok(key.to_string())
 }
 
 fn check_amount(request: &ChargeRequest) -> Result<(), ApiError> {
@@ -139,7 +117,7 @@ fn charge(
     headers: &HeaderMap,
     body: Result<Json<ChargeRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(headers)?;
+    let key = shop_common::idempotency::key_from_headers(headers)?;
     // A rejection may quote the value it choked on, which could be a card number.
     let Json(request) = body.map_err(|mut e| {
         e.message = redact_numbers(&e.message);
