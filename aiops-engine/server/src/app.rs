@@ -1,0 +1,84 @@
+//! The router and the server's life: `run(listener, state, shutdown)`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::routes::{alertmanager, health, loki, query, write};
+use crate::scrape;
+use crate::state::AppState;
+use crate::telemetry;
+
+/// How often expired samples, lines and unused strings are dropped.
+const COMPACT_EVERY: Duration = Duration::from_secs(30);
+
+pub fn app(state: AppState) -> Router {
+    let ingest = Router::new()
+        .route("/api/v1/write", post(write::remote_write))
+        .route("/loki/api/v1/push", post(loki::push))
+        .route("/api/v1/alerts/alertmanager", post(alertmanager::webhook))
+        // The body limit is checked before the body is read: a breach is a 413.
+        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes));
+    let read = Router::new()
+        .route("/api/v1/series", get(query::series).post(query::series))
+        .route(
+            "/api/v1/query_range",
+            get(query::query_range).post(query::query_range),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+    let metrics = Router::new()
+        .route("/metrics", get(telemetry::metrics_handler))
+        .with_state(state.metrics.clone());
+    ingest
+        .merge(read)
+        .with_state(state.clone())
+        .merge(metrics)
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            telemetry::track,
+        ))
+}
+
+/// Serves until `shutdown` resolves; scrapes and compacts meanwhile.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let scrapers = scrape::spawn_all(&state, stop_rx.clone());
+    let compactor = tokio::spawn(compact_loop(state.clone(), stop_rx));
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    for task in scrapers {
+        let _ = task.await;
+    }
+    let _ = compactor.await;
+    served
+}
+
+async fn compact_loop(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(COMPACT_EVERY);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = state.clock.now_ms();
+        let series = state.series.clone();
+        let logs = state.logs.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            series.compact(now);
+            logs.compact(now);
+        })
+        .await;
+    }
+}

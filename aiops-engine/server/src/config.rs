@@ -1,0 +1,447 @@
+//! The engine's configuration: a YAML file, then environment overrides.
+//! Every error names the field and the reason; the binary prints it and
+//! exits 64 before binding a port.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub const EXIT_CONFIG: i32 = 64;
+
+/// Where environment overrides come from, so tests never set process env.
+pub trait EnvSource {
+    fn var(&self, key: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl EnvSource for std::collections::HashMap<String, String> {
+    fn var(&self, key: &str) -> Option<String> {
+        self.get(key).cloned()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration: {field}: {reason}")]
+pub struct ConfigError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Bearer tokens accepted on the ingest endpoints; empty leaves them open.
+    pub ingest_tokens: Vec<String>,
+    pub retention: Duration,
+    pub max_active_series: usize,
+    /// Ingest requests decoded at once; more wait up to `queue_wait`, then get 429.
+    pub max_inflight_ingest: usize,
+    pub queue_wait: Duration,
+    pub limits: aiops_ingest::Limits,
+    pub scrape: ScrapeConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeConfig {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub jobs: Vec<ScrapeJob>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeJob {
+    pub job: String,
+    /// `host:port` targets; the path is `/metrics`.
+    pub targets: Vec<String>,
+    #[serde(default = "default_metrics_path")]
+    pub metrics_path: String,
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".into()
+}
+
+/// The file as written; durations are strings such as `15s` or `3h`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    #[serde(default)]
+    auth: RawAuth,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    ingest: RawIngest,
+    #[serde(default)]
+    scrape: RawScrape,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    ingest_tokens: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    retention: Option<String>,
+    max_active_series: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIngest {
+    max_inflight_requests: Option<usize>,
+    queue_wait: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_decoded_bytes: Option<usize>,
+    max_series_per_request: Option<usize>,
+    max_samples_per_request: Option<usize>,
+    max_labels_per_series: Option<usize>,
+    max_label_name_length: Option<usize>,
+    max_label_value_length: Option<usize>,
+    max_line_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScrape {
+    interval: Option<String>,
+    timeout: Option<String>,
+    #[serde(default)]
+    jobs: Vec<ScrapeJob>,
+}
+
+fn duration(
+    field: &str,
+    raw: Option<&str>,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    let parsed = humantime::parse_duration(raw.trim()).map_err(|e| {
+        ConfigError::new(
+            field,
+            format!("{raw:?} is not a duration like 15s or 3h: {e}"),
+        )
+    })?;
+    if parsed < min || parsed > max {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "{raw} is outside {} to {}",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ),
+        ));
+    }
+    Ok(parsed)
+}
+
+fn bounded(
+    field: &str,
+    value: Option<usize>,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) if (min..=max).contains(&v) => Ok(v),
+        Some(v) => Err(ConfigError::new(
+            field,
+            format!("{v} is outside {min}..={max}"),
+        )),
+    }
+}
+
+impl Config {
+    /// Parses YAML text, applies environment overrides, validates.
+    pub fn parse(yaml: &str, env: &dyn EnvSource) -> Result<Config, ConfigError> {
+        let raw: RawConfig = if yaml.trim().is_empty() {
+            RawConfig::default()
+        } else {
+            serde_saphyr::from_str(yaml).map_err(|e| ConfigError::new("(file)", e.to_string()))?
+        };
+        let listen_raw = env
+            .var("AIOPS_LISTEN")
+            .or(raw.listen)
+            .unwrap_or_else(|| "127.0.0.1:9800".into());
+        let listen: SocketAddr = listen_raw.parse().map_err(|e| {
+            ConfigError::new("listen", format!("{listen_raw:?} is not host:port: {e}"))
+        })?;
+        let ingest_tokens = match env.var("AIOPS_INGEST_TOKENS") {
+            Some(list) => list
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            None => raw.auth.ingest_tokens,
+        };
+        for (i, token) in ingest_tokens.iter().enumerate() {
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError::new(
+                    format!("auth.ingest_tokens[{i}]"),
+                    "a token must be at least 16 printable characters without spaces",
+                ));
+            }
+        }
+        let retention_raw = env.var("AIOPS_RETENTION").or(raw.store.retention);
+        let retention = duration(
+            "store.retention",
+            retention_raw.as_deref(),
+            Duration::from_secs(3 * 3600),
+            Duration::from_secs(60),
+            Duration::from_secs(7 * 86_400),
+        )?;
+        let max_series_env = match env.var("AIOPS_MAX_ACTIVE_SERIES") {
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .map_err(|e| ConfigError::new("AIOPS_MAX_ACTIVE_SERIES", e.to_string()))?,
+            ),
+            None => raw.store.max_active_series,
+        };
+        let max_active_series = bounded(
+            "store.max_active_series",
+            max_series_env,
+            500_000,
+            1,
+            50_000_000,
+        )?;
+        let ing = raw.ingest;
+        let defaults = aiops_ingest::Limits::default();
+        let limits = aiops_ingest::Limits {
+            max_body_bytes: bounded(
+                "ingest.max_body_bytes",
+                ing.max_body_bytes,
+                defaults.max_body_bytes,
+                1024,
+                1 << 30,
+            )?,
+            max_decoded_bytes: bounded(
+                "ingest.max_decoded_bytes",
+                ing.max_decoded_bytes,
+                defaults.max_decoded_bytes,
+                1024,
+                4 << 30,
+            )?,
+            max_series_per_request: bounded(
+                "ingest.max_series_per_request",
+                ing.max_series_per_request,
+                defaults.max_series_per_request,
+                1,
+                10_000_000,
+            )?,
+            max_samples_per_request: bounded(
+                "ingest.max_samples_per_request",
+                ing.max_samples_per_request,
+                defaults.max_samples_per_request,
+                1,
+                100_000_000,
+            )?,
+            max_labels_per_series: bounded(
+                "ingest.max_labels_per_series",
+                ing.max_labels_per_series,
+                defaults.max_labels_per_series,
+                1,
+                1024,
+            )?,
+            max_label_name_len: bounded(
+                "ingest.max_label_name_length",
+                ing.max_label_name_length,
+                defaults.max_label_name_len,
+                1,
+                65_536,
+            )?,
+            max_label_value_len: bounded(
+                "ingest.max_label_value_length",
+                ing.max_label_value_length,
+                defaults.max_label_value_len,
+                1,
+                1 << 20,
+            )?,
+            max_line_bytes: bounded(
+                "ingest.max_line_bytes",
+                ing.max_line_bytes,
+                defaults.max_line_bytes,
+                64,
+                16 << 20,
+            )?,
+            ..defaults
+        };
+        if limits.max_decoded_bytes < limits.max_body_bytes {
+            return Err(ConfigError::new(
+                "ingest.max_decoded_bytes",
+                "must be at least ingest.max_body_bytes",
+            ));
+        }
+        let max_inflight_ingest = bounded(
+            "ingest.max_inflight_requests",
+            ing.max_inflight_requests,
+            64,
+            1,
+            100_000,
+        )?;
+        let queue_wait = duration(
+            "ingest.queue_wait",
+            ing.queue_wait.as_deref(),
+            Duration::from_millis(500),
+            Duration::ZERO,
+            Duration::from_secs(60),
+        )?;
+        let scrape_interval_raw = env.var("AIOPS_SCRAPE_INTERVAL").or(raw.scrape.interval);
+        let interval = duration(
+            "scrape.interval",
+            scrape_interval_raw.as_deref(),
+            Duration::from_secs(15),
+            Duration::from_millis(100),
+            Duration::from_secs(3600),
+        )?;
+        let timeout = duration(
+            "scrape.timeout",
+            raw.scrape.timeout.as_deref(),
+            interval.min(Duration::from_secs(10)),
+            Duration::from_millis(10),
+            Duration::from_secs(3600),
+        )?;
+        if timeout > interval {
+            return Err(ConfigError::new(
+                "scrape.timeout",
+                "must not be longer than scrape.interval",
+            ));
+        }
+        for (i, job) in raw.scrape.jobs.iter().enumerate() {
+            if job.job.is_empty() || job.job.len() > 128 {
+                return Err(ConfigError::new(
+                    format!("scrape.jobs[{i}].job"),
+                    "must be 1 to 128 characters",
+                ));
+            }
+            if !job.metrics_path.starts_with('/') {
+                return Err(ConfigError::new(
+                    format!("scrape.jobs[{i}].metrics_path"),
+                    "must start with /",
+                ));
+            }
+            for (j, target) in job.targets.iter().enumerate() {
+                let valid = target.rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+                });
+                if !valid {
+                    return Err(ConfigError::new(
+                        format!("scrape.jobs[{i}].targets[{j}]"),
+                        format!("{target:?} is not host:port"),
+                    ));
+                }
+            }
+        }
+        Ok(Config {
+            listen,
+            ingest_tokens,
+            retention,
+            max_active_series,
+            max_inflight_ingest,
+            queue_wait,
+            limits,
+            scrape: ScrapeConfig {
+                interval,
+                timeout,
+                jobs: raw.scrape.jobs,
+            },
+        })
+    }
+
+    pub fn load(path: &std::path::Path, env: &dyn EnvSource) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))
+        })?;
+        Self::parse(&text, env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_sample_config_is_valid() {
+        let text = include_str!("../../../aiops.example.yaml");
+        let config = Config::parse(text, &env(&[])).expect("sample config");
+        assert_eq!(config.listen.port(), 9800);
+        assert_eq!(config.retention, Duration::from_secs(3 * 3600));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let config = Config::parse(
+            "listen: 127.0.0.1:1\nstore: {retention: 1h}\n",
+            &env(&[
+                ("AIOPS_LISTEN", "127.0.0.1:2"),
+                ("AIOPS_RETENTION", "2h"),
+                ("AIOPS_INGEST_TOKENS", "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.listen.port(), 2);
+        assert_eq!(config.retention, Duration::from_secs(7200));
+        assert_eq!(config.ingest_tokens.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        for (yaml, field) in [
+            ("listen: nowhere", "listen"),
+            ("store: {retention: forever}", "store.retention"),
+            ("store: {retention: 1s}", "store.retention"),
+            ("store: {max_active_series: 0}", "store.max_active_series"),
+            ("auth: {ingest_tokens: [short]}", "auth.ingest_tokens[0]"),
+            ("scrape: {interval: 5s, timeout: 10s}", "scrape.timeout"),
+            (
+                "scrape: {jobs: [{job: shop, targets: ['nohost']}]}",
+                "scrape.jobs[0].targets[0]",
+            ),
+            (
+                "scrape: {jobs: [{job: shop, targets: [], metrics_path: metrics}]}",
+                "scrape.jobs[0].metrics_path",
+            ),
+            ("ingest: {max_body_bytes: 5}", "ingest.max_body_bytes"),
+            ("bogus: 1", "(file)"),
+            ("listen: [1, 2", "(file)"),
+        ] {
+            let err = Config::parse(yaml, &env(&[])).expect_err(yaml);
+            assert_eq!(err.field, field, "{yaml}: {err}");
+        }
+        let err =
+            Config::parse("", &env(&[("AIOPS_MAX_ACTIVE_SERIES", "lots")])).expect_err("bad env");
+        assert_eq!(err.field, "AIOPS_MAX_ACTIVE_SERIES");
+    }
+}

@@ -1,0 +1,11 @@
+//! The engine's edges: configuration, the HTTP intake and query API,
+//! scraping, and the engine's own telemetry. The algorithms and the store
+//! live in `aiops-core`; the wire formats in `aiops-ingest`.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod routes;
+pub mod scrape;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,41 @@
+//! `POST /api/v1/alerts/alertmanager`: Alertmanager's webhook (payload
+//! version 4), at-least-once: a redelivered episode is stored once.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+
+use super::{IngestRejection, admit};
+use crate::state::AppState;
+use crate::telemetry::KindLabels;
+
+const ENDPOINT: &str = "alertmanager";
+
+pub async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, IngestRejection> {
+    let _slot = admit(&state, ENDPOINT, &headers).await?;
+    let events = aiops_ingest::decode_alertmanager(&body, &state.config.limits)
+        .inspect_err(|e| state.metrics.reject(ENDPOINT, e.reason()))?;
+    let outcome = state.alerts.record(events, state.clock.now_ms());
+    state
+        .metrics
+        .alerts_received
+        .get_or_create(&KindLabels { kind: "new" })
+        .inc_by(outcome.new);
+    state
+        .metrics
+        .alerts_received
+        .get_or_create(&KindLabels { kind: "duplicate" })
+        .inc_by(outcome.duplicates);
+    if outcome.invalid > 0 {
+        state
+            .metrics
+            .alerts_received
+            .get_or_create(&KindLabels { kind: "invalid" })
+            .inc_by(outcome.invalid);
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,80 @@
+//! What every handler shares: the stores, the limits, the metrics, the
+//! ingest slots that bound concurrent decoding.
+
+use std::sync::Arc;
+
+use aiops_core::{
+    AlertStore, AlertStoreConfig, LogStore, LogStoreConfig, SeriesStore, StoreConfig,
+};
+use tokio::sync::Semaphore;
+
+use crate::auth::IngestAuth;
+use crate::config::Config;
+use crate::telemetry::EngineMetrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub series: Arc<SeriesStore>,
+    pub logs: Arc<LogStore>,
+    pub alerts: Arc<AlertStore>,
+    pub metrics: Arc<EngineMetrics>,
+    pub auth: IngestAuth,
+    pub ingest_slots: Arc<Semaphore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The wall clock, behind a trait so tests can pin time.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Self {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Self {
+        let retention_ms = i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX);
+        let series = SeriesStore::new(StoreConfig {
+            retention_ms,
+            max_active_series: config.max_active_series,
+            max_samples_per_series: StoreConfig::samples_per_series_for(
+                retention_ms,
+                aiops_core::limits::DEFAULT_MIN_SCRAPE_INTERVAL_MS,
+            ),
+            ..StoreConfig::default()
+        });
+        let logs = LogStore::new(LogStoreConfig {
+            retention_ms,
+            ..LogStoreConfig::default()
+        });
+        let metrics = EngineMetrics::new();
+        let series = Arc::new(series);
+        let logs = Arc::new(logs);
+        let alerts = Arc::new(AlertStore::new(AlertStoreConfig::default()));
+        metrics.register_collector(Box::new(crate::telemetry::StoreCollector {
+            series: series.clone(),
+            logs: logs.clone(),
+            alerts: alerts.clone(),
+        }));
+        Self {
+            auth: IngestAuth::new(&config.ingest_tokens),
+            ingest_slots: Arc::new(Semaphore::new(config.max_inflight_ingest)),
+            config: Arc::new(config),
+            series,
+            logs,
+            alerts,
+            metrics,
+            clock,
+        }
+    }
+}
