@@ -106,7 +106,16 @@ echo "== after: $(uptime)"
 E="$RESULTS_DIR/remote-write-engine.json" P="$RESULTS_DIR/remote-write-prometheus.json" L="$RESULTS_DIR/loki-engine.json"
 get() { jq -r "$2 // \"-\"" "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.2fx", a / b; else print "-" }'; }
-num() { awk -v x="$1" 'BEGIN { if (x == "-") print "-"; else printf "%\047.0f", x }'; }
+num() { # thousands separators, whatever the locale
+  awk -v x="$1" 'BEGIN {
+    if (x == "-") { print "-"; exit }
+    s = sprintf("%.0f", x); sign = ""
+    if (substr(s, 1, 1) == "-") { sign = "-"; s = substr(s, 2) }
+    out = ""
+    while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+    print sign s out
+  }'
+}
 
 echo
 echo "remote-write 1.0, $SERIES series x $SAMPLES_PER_SERIES samples; $PROM_VERSION"

@@ -536,3 +536,172 @@ async fn read_api_refuses_bad_queries_in_prometheus_shape() {
         "{m}"
     );
 }
+
+/// Serves `app` on a loopback port with scraping and compaction running.
+async fn serve(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(aiops_server::app::run(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+    (url, stop_tx)
+}
+
+#[tokio::test]
+async fn scraping_adds_job_instance_and_up() {
+    let exposition =
+        "# TYPE shop_orders_total counter\nshop_orders_total{status=\"ok\"} 7\n# EOF\n";
+    let target = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || async move { exposition }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let live = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move { axum::serve(listener, target).await });
+    let dead = format!(
+        "127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port()
+    );
+    let yaml = format!(
+        "scrape: {{interval: 200ms, timeout: 100ms, jobs: [{{job: shop, targets: ['{live}', '{dead}']}}]}}"
+    );
+    let config = Config::parse(&yaml, &std::collections::HashMap::new()).expect("config");
+    let state = AppState::new(config);
+    let (_url, _stop) = serve(state.clone()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let selector = |s: &str| vec![aiops_core::Selector::parse(s).expect("selector")];
+    let found = state.series.series(
+        &selector(&format!(
+            "shop_orders_total{{job=\"shop\",instance=\"{live}\",status=\"ok\"}}"
+        )),
+        i64::MIN,
+        i64::MAX,
+    );
+    assert_eq!(found.len(), 1);
+    let now = chrono::Utc::now().timestamp_millis();
+    let up_live = state
+        .series
+        .query_range(
+            &selector(&format!("up{{instance=\"{live}\"}}"))[0],
+            now,
+            now,
+            1000,
+            60_000,
+        )
+        .expect("query");
+    assert_eq!(up_live[0].points.last().map(|p| p.1), Some(1.0));
+    let up_dead = state
+        .series
+        .query_range(
+            &selector(&format!("up{{instance=\"{dead}\"}}"))[0],
+            now,
+            now,
+            1000,
+            60_000,
+        )
+        .expect("query");
+    assert_eq!(up_dead[0].points.last().map(|p| p.1), Some(0.0));
+    assert_eq!(
+        state
+            .series
+            .series(&selector("scrape_duration_seconds"), i64::MIN, i64::MAX)
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_shops_log_pusher_reaches_the_engine() {
+    let state =
+        AppState::new(Config::parse("", &std::collections::HashMap::new()).expect("config"));
+    let (url, _stop) = serve(state.clone()).await;
+    let dropped = prometheus_client::metrics::counter::Counter::default();
+    let sink =
+        shop_common::loki::spawn_pusher(&url, "cart", reqwest::Client::new(), dropped.clone());
+    let now_ns = chrono::Utc::now().timestamp_nanos_opt().expect("now");
+    for i in 0..3 {
+        sink.send(shop_common::loki::LogRecord {
+            ts_ns: now_ns + i,
+            level: "info",
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+            line: format!("{{\"message\":\"cart updated\",\"n\":{i}}}"),
+        });
+    }
+    for _ in 0..50 {
+        if state.logs.stats().entries == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(state.logs.stats().entries, 3);
+    assert_eq!(dropped.get(), 0);
+    let selector = aiops_core::Selector::parse("{service_name=\"cart\"}").expect("selector");
+    let entries = state.logs.query("fake", &selector, 0, i64::MAX, 10);
+    assert_eq!(entries.len(), 3);
+    assert_eq!(
+        entries[0].entry.metadata,
+        vec![(
+            "trace_id".to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736".to_string()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_real_loki_client_library_pushes_to_the_engine() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let state =
+        AppState::new(Config::parse("", &std::collections::HashMap::new()).expect("config"));
+    let (url, _stop) = serve(state.clone()).await;
+    let (layer, task) = tracing_loki::builder()
+        .label("service_name", "tracing-loki-client")
+        .expect("label")
+        .build_url(tracing_loki::url::Url::parse(&url).expect("url"))
+        .expect("layer");
+    tokio::spawn(task);
+    // Global, as an application installs it (nextest runs each test in its own process).
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+        .expect("first subscriber");
+    tracing::info!(order = 42, "order placed");
+    tracing::error!("payment failed");
+    for _ in 0..100 {
+        let selector =
+            aiops_core::Selector::parse("{service_name=\"tracing-loki-client\",level=\"error\"}")
+                .expect("selector");
+        if state
+            .logs
+            .query("fake", &selector, 0, i64::MAX, 1000)
+            .iter()
+            .any(|e| e.entry.line.contains("payment failed"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let selector =
+        aiops_core::Selector::parse("{service_name=\"tracing-loki-client\",level=~\"info|error\"}")
+            .expect("selector");
+    let entries = state.logs.query("fake", &selector, 0, i64::MAX, 10_000);
+    // The library ships every event of the process (the server's own too).
+    for message in ["order placed", "payment failed"] {
+        assert!(
+            entries.iter().any(|e| e.entry.line.contains(message)),
+            "{message} missing: {entries:?}"
+        );
+    }
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.labels.get("level") == Some("error"))
+    );
+}
