@@ -9,51 +9,8 @@ use std::time::Duration;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 
-/// `logproto.PushRequest` and friends, as Loki's push.proto defines them.
-pub mod proto {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct PushRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub streams: Vec<StreamAdapter>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct StreamAdapter {
-        #[prost(string, tag = "1")]
-        pub labels: String,
-        #[prost(message, repeated, tag = "2")]
-        pub entries: Vec<EntryAdapter>,
-        #[prost(uint64, tag = "3")]
-        pub hash: u64,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct EntryAdapter {
-        #[prost(message, optional, tag = "1")]
-        pub timestamp: Option<Timestamp>,
-        #[prost(string, tag = "2")]
-        pub line: String,
-        #[prost(message, repeated, tag = "3")]
-        pub structured_metadata: Vec<LabelPairAdapter>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct LabelPairAdapter {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(string, tag = "2")]
-        pub value: String,
-    }
-
-    /// `google.protobuf.Timestamp`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Timestamp {
-        #[prost(int64, tag = "1")]
-        pub seconds: i64,
-        #[prost(int32, tag = "2")]
-        pub nanos: i32,
-    }
-}
+/// `logproto.PushRequest` and friends, shared with the engine's decoder.
+pub use loki_proto as proto;
 
 #[derive(Debug, Clone)]
 pub struct LogRecord {
