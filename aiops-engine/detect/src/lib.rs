@@ -1,0 +1,1 @@
+//! Streaming metric anomaly detectors.
