@@ -33,6 +33,31 @@ pub type Label = (Arc<str>, Arc<str>);
 /// configured otherwise.
 pub const DEFAULT_SERVICE_KEYS: [&str; 4] = ["service", "job", "app", "container"];
 
+/// A `(name, value)` pair as the intake hands it over, owned or borrowed
+/// from a request buffer; lets the stores look up and intern either.
+pub trait PairRef {
+    fn name(&self) -> &str;
+    fn value(&self) -> &str;
+}
+
+impl PairRef for (String, String) {
+    fn name(&self) -> &str {
+        &self.0
+    }
+    fn value(&self) -> &str {
+        &self.1
+    }
+}
+
+impl PairRef for (&str, &str) {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn value(&self) -> &str {
+        self.1
+    }
+}
+
 /// A label set sorted by name: cheap to clone, compared and hashed by content.
 #[derive(Clone)]
 pub struct Labels(Arc<[Label]>);
@@ -92,13 +117,13 @@ impl Labels {
 
     /// True when this set holds exactly `pairs` (sorted, as the intake
     /// delivers them): the allocation-free lookup key of the stores.
-    pub fn eq_pairs(&self, pairs: &[(String, String)]) -> bool {
+    pub fn eq_pairs<P: PairRef>(&self, pairs: &[P]) -> bool {
         self.0.len() == pairs.len()
             && self
                 .0
                 .iter()
                 .zip(pairs)
-                .all(|((n, v), (pn, pv))| **n == **pn && **v == **pv)
+                .all(|((n, v), pair)| **n == *pair.name() && **v == *pair.value())
     }
 
     /// Whether two handles share one allocation (the same interned set).
@@ -296,10 +321,10 @@ impl Interner {
 
     /// Interns intake pairs into a label set. The intake sorts pairs; sort
     /// again only if it didn't, so a mistake upstream can't corrupt lookups.
-    pub fn labels(&self, pairs: &[(String, String)]) -> Labels {
+    pub fn labels<P: PairRef>(&self, pairs: &[P]) -> Labels {
         let mut interned: Vec<Label> = pairs
             .iter()
-            .map(|(n, v)| (self.intern(n), self.intern(v)))
+            .map(|pair| (self.intern(pair.name()), self.intern(pair.value())))
             .collect();
         if !interned.is_sorted_by(|a, b| a.0 <= b.0) {
             interned.sort_by(|a, b| a.0.cmp(&b.0));

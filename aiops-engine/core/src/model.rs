@@ -31,6 +31,16 @@ pub struct SeriesSamples {
     pub samples: Vec<SampleValue>,
 }
 
+/// One series of a request whose strings borrow from the request's buffer:
+/// the remote-write hot path hands these to the store, which copies label
+/// strings only when it creates a series. Labels sorted by name, as in
+/// [`SeriesSamples`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeriesRef<'a> {
+    pub labels: &'a [(&'a str, &'a str)],
+    pub samples: &'a [SampleValue],
+}
+
 /// What a remote-write request or a scrape carried besides float samples;
 /// counted, so nothing is dropped silently.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -50,6 +60,27 @@ pub struct SampleBatch {
 impl SampleBatch {
     pub fn sample_count(&self) -> usize {
         self.series.iter().map(|s| s.samples.len()).sum()
+    }
+
+    /// Lends the batch as [`SeriesRef`]s (one flat vector of borrowed
+    /// pairs, no string copies), for code that takes borrowed series.
+    pub fn with_refs<R>(&self, use_refs: impl FnOnce(&[SeriesRef<'_>]) -> R) -> R {
+        let flat: Vec<(&str, &str)> = self
+            .series
+            .iter()
+            .flat_map(|s| s.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .collect();
+        let mut refs = Vec::with_capacity(self.series.len());
+        let mut at = 0;
+        for series in &self.series {
+            let end = at + series.labels.len();
+            refs.push(SeriesRef {
+                labels: &flat[at..end],
+                samples: &series.samples,
+            });
+            at = end;
+        }
+        use_refs(&refs)
     }
 }
 

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::chunk::{Chunk, HeadChunk};
 use crate::labels::{Interner, Labels, SeriesId, hash_pairs, shard_of};
 use crate::limits::StoreConfig;
-use crate::model::{SampleBatch, SampleValue, SeriesSamples, is_stale_marker};
+use crate::model::{SampleBatch, SampleValue, SeriesRef, is_stale_marker};
 use crate::subscription::{Feed, Subscription};
 
 /// Samples refused by an append, by reason. Each field counts samples.
@@ -493,11 +493,8 @@ impl SeriesStore {
         }
     }
 
-    fn hash_of(&self, pairs: &[(String, String)]) -> u64 {
-        hash_pairs(
-            &self.hasher,
-            pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        )
+    fn hash_of(&self, pairs: &[(&str, &str)]) -> u64 {
+        hash_pairs(&self.hasher, pairs.iter().copied())
     }
 
     fn shard_index(&self, hash: u64) -> usize {
@@ -508,24 +505,29 @@ impl SeriesStore {
     /// Samples of one series are expected oldest first, as every intake
     /// delivers them; a later one that isn't is out of order.
     pub fn append(&self, batch: &SampleBatch, now_ms: i64) -> AppendOutcome {
+        batch.with_refs(|refs| self.append_refs(refs, now_ms))
+    }
+
+    /// [`SeriesStore::append`] for series whose strings borrow from a request
+    /// buffer: label strings are copied (interned) only for new series.
+    pub fn append_refs(&self, batch: &[SeriesRef<'_>], now_ms: i64) -> AppendOutcome {
         let mut outcome = AppendOutcome::default();
-        if batch.series.is_empty() {
+        if batch.is_empty() {
             return outcome;
         }
         let window = self.window(now_ms);
         let mut feed = self.feed.has_subscribers().then(|| FeedBuilder {
-            series: Vec::with_capacity(batch.series.len()),
-            samples: Vec::with_capacity(batch.sample_count()),
+            series: Vec::with_capacity(batch.len()),
+            samples: Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum()),
         });
 
         // Visit series shard by shard so each shard lock is taken once: a
         // counting sort by shard, keeping the request's order within a shard.
         let shard_count = self.shards.len();
         let hashed: Vec<(u32, u64)> = batch
-            .series
             .iter()
             .map(|s| {
-                let hash = self.hash_of(&s.labels);
+                let hash = self.hash_of(s.labels);
                 (self.shard_index(hash) as u32, hash)
             })
             .collect();
@@ -551,7 +553,7 @@ impl SeriesStore {
             }
             let mut shard = self.shards[shard].write();
             for &(index, hash) in group {
-                let input = &batch.series[index as usize];
+                let input = &batch[index as usize];
                 let stored = self.append_series(
                     &mut shard,
                     hash,
@@ -571,7 +573,7 @@ impl SeriesStore {
             self.evict_stale(now_ms, waiting_for_room.len());
             for (index, hash) in waiting_for_room {
                 let mut shard = self.shards[self.shard_index(hash)].write();
-                let input = &batch.series[index as usize];
+                let input = &batch[index as usize];
                 self.append_series(
                     &mut shard,
                     hash,
@@ -604,7 +606,7 @@ impl SeriesStore {
         &self,
         shard: &mut Shard,
         hash: u64,
-        input: &SeriesSamples,
+        input: &SeriesRef<'_>,
         window: Window,
         outcome: &mut AppendOutcome,
         feed: Option<&mut FeedBuilder>,
@@ -613,9 +615,9 @@ impl SeriesStore {
         let bounds = self.bounds(window);
         let Shard { table, counters } = shard;
         if let Some(series) =
-            table.find_mut(hash, |s| s.hash == hash && s.labels.eq_pairs(&input.labels))
+            table.find_mut(hash, |s| s.hash == hash && s.labels.eq_pairs(input.labels))
         {
-            series.append(&input.samples, window, bounds, counters, outcome, feed);
+            series.append(input.samples, window, bounds, counters, outcome, feed);
             return true;
         }
 
@@ -626,25 +628,25 @@ impl SeriesStore {
             .count() as u64;
         if acceptable == 0 {
             // nothing would be kept: don't create a series to hold nothing
-            window.count_outside(&input.samples, &mut outcome.rejected);
+            window.count_outside(input.samples, &mut outcome.rejected);
             return true;
         }
         if !self.reserve_series_slot() {
             if !last_try {
                 return false;
             }
-            window.count_outside(&input.samples, &mut outcome.rejected);
+            window.count_outside(input.samples, &mut outcome.rejected);
             outcome.rejected.series_limit += acceptable;
             return true;
         }
 
-        let labels = self.interner.labels(&input.labels);
+        let labels = self.interner.labels(input.labels);
         counters.label_bytes += labels.approx_bytes() as u64;
         let id = SeriesId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let entry = table.insert_unique(hash, Series::new(hash, id, labels), |s| s.hash);
         entry
             .into_mut()
-            .append(&input.samples, window, bounds, counters, outcome, feed);
+            .append(input.samples, window, bounds, counters, outcome, feed);
         outcome.series_created += 1;
         true
     }
@@ -823,7 +825,7 @@ impl SeriesStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::STALE_NAN_BITS;
+    use crate::model::{STALE_NAN_BITS, SeriesSamples};
     use tokio::sync::broadcast::error::TryRecvError;
 
     pub(crate) const T0: i64 = 1_700_000_000_000;

@@ -1,6 +1,7 @@
 //! Label rules shared by every format: Prometheus 2.x names, bounded sizes,
 //! sorted output, no duplicates.
 
+use aiops_core::labels::PairRef;
 use aiops_core::model::{LabelPairs, METRIC_NAME};
 
 use crate::error::{IngestError, Position, excerpt};
@@ -35,24 +36,49 @@ pub(crate) fn normalize(
     mut labels: LabelPairs,
     limits: &Limits,
 ) -> Result<LabelPairs, IngestError> {
-    check_count(at, labels.len(), limits)?;
-    for (name, value) in &labels {
-        check_pair(at, name, value, limits)?;
+    normalize_tail(at, kind, &mut labels, 0, limits)?;
+    Ok(labels)
+}
+
+/// [`normalize`] for the pairs `labels[start..]`, owned or borrowed from the
+/// request: lets a decoder keep every series' labels in one flat vector.
+pub(crate) fn normalize_tail<P: PairRef>(
+    at: Position,
+    kind: LabelSetKind,
+    labels: &mut Vec<P>,
+    start: usize,
+    limits: &Limits,
+) -> Result<(), IngestError> {
+    let set = &mut labels[start..];
+    check_count(at, set.len(), limits)?;
+    for pair in set.iter() {
+        check_pair(at, pair.name(), pair.value(), limits)?;
     }
-    labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if let Some(pair) = labels.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+    if !set.is_sorted_by(|a, b| a.name() <= b.name()) {
+        set.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+    }
+    if let Some(pair) = set.windows(2).find(|pair| pair[0].name() == pair[1].name()) {
         return Err(IngestError::DuplicateLabel {
             at,
-            name: pair[0].0.clone(),
+            name: pair[0].name().to_owned(),
         });
     }
-    labels.retain(|(_, value)| !value.is_empty());
+    // Drop empty values in place, keeping the order of the rest.
+    let mut kept = start;
+    for index in start..labels.len() {
+        if !labels[index].value().is_empty() {
+            labels.swap(kept, index);
+            kept += 1;
+        }
+    }
+    labels.truncate(kept);
+    let set = &labels[start..];
     match kind {
-        LabelSetKind::Series => check_metric_name(at, &labels)?,
-        LabelSetKind::Stream if labels.is_empty() => return Err(IngestError::EmptyLabels { at }),
+        LabelSetKind::Series => check_metric_name(at, set)?,
+        LabelSetKind::Stream if set.is_empty() => return Err(IngestError::EmptyLabels { at }),
         LabelSetKind::Stream | LabelSetKind::Metadata => {}
     }
-    Ok(labels)
+    Ok(())
 }
 
 pub(crate) fn check_count(at: Position, count: usize, limits: &Limits) -> Result<(), IngestError> {
@@ -91,11 +117,11 @@ fn check_pair(at: Position, name: &str, value: &str, limits: &Limits) -> Result<
     Ok(())
 }
 
-fn check_metric_name(at: Position, sorted: &LabelPairs) -> Result<(), IngestError> {
-    let Ok(index) = sorted.binary_search_by(|(name, _)| name.as_str().cmp(METRIC_NAME)) else {
+fn check_metric_name<P: PairRef>(at: Position, sorted: &[P]) -> Result<(), IngestError> {
+    let Ok(index) = sorted.binary_search_by(|pair| pair.name().cmp(METRIC_NAME)) else {
         return Err(IngestError::MissingMetricName { at });
     };
-    let metric = &sorted[index].1;
+    let metric = sorted[index].value();
     if !is_valid_metric_name(metric) {
         return Err(IngestError::InvalidMetricName {
             at,

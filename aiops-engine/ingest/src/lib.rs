@@ -33,8 +33,8 @@ pub use loki::{
 };
 pub use remote_write::{
     EXEMPLARS_WRITTEN_HEADER, HISTOGRAMS_WRITTEN_HEADER, RemoteWriteDecoded, RemoteWriteVersion,
-    SAMPLES_WRITTEN_HEADER, WrittenCounts, decode_remote_write, encode_remote_write_v1,
-    encode_remote_write_v2, negotiate_version,
+    RemoteWriteView, SAMPLES_WRITTEN_HEADER, WrittenCounts, decode_remote_write,
+    decode_remote_write_with, encode_remote_write_v1, encode_remote_write_v2, negotiate_version,
 };
 
 /// Raw compression helpers, for tests and the load tool.

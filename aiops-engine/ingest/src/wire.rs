@@ -1,26 +1,30 @@
-//! A pre-pass over raw protobuf bytes that counts repeated fields without
-//! decoding them. Decoding allocates a struct per element (a 2-byte empty
-//! `Label` becomes 48 bytes), so counts are checked against the limits here
-//! first, and a hostile request is refused at the cost of one scan.
+//! Raw protobuf fields over borrowed bytes: the remote-write 1.0 decoder
+//! reads them directly (no struct or String per element), and the other
+//! formats, decoded with prost, get a pre-pass that counts repeated fields
+//! first. prost allocates a struct per element (a 2-byte empty `Label`
+//! becomes 48 bytes), so counts are checked against the limits before it
+//! runs, and a hostile request is refused at the cost of one scan.
 
 use crate::error::{IngestError, Position};
 use crate::labels;
 use crate::limits::Limits;
 
-/// One field of a protobuf message, as far as counting needs it.
-enum FieldValue<'a> {
-    Varint,
-    Fixed,
+/// One field's value, by wire type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum FieldValue<'a> {
+    Varint(u64),
+    Fixed64(u64),
+    Fixed32(u32),
     Bytes(&'a [u8]),
 }
 
 /// Iterates over the fields of one message. Malformed input ends the
 /// iteration with an error; prost would reject it too.
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     rest: &'a [u8],
 }
 
-fn fields(buf: &[u8]) -> Fields<'_> {
+pub(crate) fn fields(buf: &[u8]) -> Fields<'_> {
     Fields { rest: buf }
 }
 
@@ -71,21 +75,18 @@ impl<'a> Fields<'a> {
             return None;
         }
         let value = match key & 7 {
-            0 => {
-                read_varint(&mut self.rest)?;
-                FieldValue::Varint
-            }
+            0 => FieldValue::Varint(read_varint(&mut self.rest)?),
             1 => {
-                take(&mut self.rest, 8)?;
-                FieldValue::Fixed
+                let bytes: [u8; 8] = take(&mut self.rest, 8)?.try_into().ok()?;
+                FieldValue::Fixed64(u64::from_le_bytes(bytes))
             }
             2 => {
                 let len = read_varint(&mut self.rest)?;
                 FieldValue::Bytes(take(&mut self.rest, len)?)
             }
             5 => {
-                take(&mut self.rest, 4)?;
-                FieldValue::Fixed
+                let bytes: [u8; 4] = take(&mut self.rest, 4)?.try_into().ok()?;
+                FieldValue::Fixed32(u32::from_le_bytes(bytes))
             }
             // Groups (3, 4) are long deprecated and never sent by these protocols.
             _ => return None,
@@ -105,8 +106,6 @@ struct Layout {
 }
 
 enum LabelEncoding {
-    /// One message per label (remote-write 1.0 `labels = 1`).
-    Messages(u64),
     /// Two varint symbol references per label (remote-write 2.0 `labels_refs = 1`).
     RefPairs(u64),
 }
@@ -145,8 +144,11 @@ fn count(buf: &[u8], layout: &Layout, caps: &Caps, limits: &Limits) -> Result<()
                 continue;
             }
             label_halves += match (&layout.labels, value) {
-                (Some(LabelEncoding::Messages(field)), _) if number == *field => 2,
-                (Some(LabelEncoding::RefPairs(field)), FieldValue::Varint) if number == *field => 1,
+                (Some(LabelEncoding::RefPairs(field)), FieldValue::Varint(_))
+                    if number == *field =>
+                {
+                    1
+                }
                 (Some(LabelEncoding::RefPairs(field)), FieldValue::Bytes(packed))
                     if number == *field =>
                 {
@@ -161,16 +163,6 @@ fn count(buf: &[u8], layout: &Layout, caps: &Caps, limits: &Limits) -> Result<()
         outer += 1;
     }
     Ok(())
-}
-
-/// Checks series, samples and labels-per-series counts of a `prometheus.WriteRequest`.
-pub(crate) fn check_remote_write_v1(buf: &[u8], limits: &Limits) -> Result<(), IngestError> {
-    let layout = Layout {
-        outer: 1,
-        labels: Some(LabelEncoding::Messages(1)),
-        items: 2,
-    };
-    count(buf, &layout, &series_caps(limits), limits)
 }
 
 /// Checks series, samples and labels-per-series counts of an `io.prometheus.write.v2.Request`.
@@ -229,10 +221,10 @@ mod tests {
     fn malformed_input_is_a_protobuf_error() {
         let limits = Limits::default();
         // Field 1, length 10, but only 2 bytes follow.
-        let error = check_remote_write_v1(&[0x0a, 10, 1, 2], &limits).unwrap_err();
+        let error = check_remote_write_v2(&[0x2a, 10, 1, 2], &limits).unwrap_err();
         assert_eq!(error.reason(), "protobuf");
         // Field number 0.
-        let error = check_remote_write_v1(&[0x02, 0], &limits).unwrap_err();
+        let error = check_remote_write_v2(&[0x02, 0], &limits).unwrap_err();
         assert_eq!(error.reason(), "protobuf");
         // A start-group wire type.
         let error = check_loki_push(&[0x0b], &limits).unwrap_err();

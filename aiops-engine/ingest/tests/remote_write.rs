@@ -594,3 +594,120 @@ fn v2_too_many_labels_is_caught_before_decoding() {
         400,
     );
 }
+
+/// A `TimeSeries` message with one label given as raw bytes.
+fn v1_request_with_raw_label(label: &[u8]) -> Vec<u8> {
+    let mut series = v1_series(&[("__name__", "up")]).encode_to_vec();
+    series.push(0x0a);
+    series.push(label.len() as u8);
+    series.extend_from_slice(label);
+    let mut request = vec![0x0a, series.len() as u8];
+    request.extend_from_slice(&series);
+    snappy_compress(&request)
+}
+
+#[test]
+fn v1_decoder_agrees_with_prost_on_edge_cases() {
+    // A repeated scalar field: the last value wins, as in prost.
+    let twice = [0x0a, 1, b'a', 0x0a, 1, b'b', 0x12, 1, b'x'];
+    let decoded = decode_v1(&v1_request_with_raw_label(&twice)).unwrap();
+    assert_eq!(
+        decoded.batch.series[0].labels,
+        labels(&[("__name__", "up"), ("b", "x")])
+    );
+    assert!(prometheus::Label::decode(&twice[..]).unwrap().name == "b");
+
+    // Invalid UTF-8 in a value and a wrong wire type are protobuf errors.
+    let not_utf8 = [0x0a, 1, b'a', 0x12, 2, 0xc3, 0x28];
+    assert_rejected(
+        decode_v1(&v1_request_with_raw_label(&not_utf8)),
+        "protobuf",
+        400,
+    );
+    assert!(prometheus::Label::decode(&not_utf8[..]).is_err());
+    let varint_name = [0x08, 1];
+    assert_rejected(
+        decode_v1(&v1_request_with_raw_label(&varint_name)),
+        "protobuf",
+        400,
+    );
+    assert!(prometheus::Label::decode(&varint_name[..]).is_err());
+
+    // A sample whose value is sent as a varint, and a truncated series.
+    let bad_sample = [0x0a, 4, 0x12, 2, 0x08, 1];
+    assert_rejected(decode_v1(&snappy_compress(&bad_sample)), "protobuf", 400);
+    assert_rejected(
+        decode_v1(&snappy_compress(&[0x0a, 9, 0x0a])),
+        "protobuf",
+        400,
+    );
+
+    // Negative timestamps travel as ten-byte varints.
+    let request = prometheus::WriteRequest {
+        timeseries: vec![prometheus::TimeSeries {
+            samples: vec![prometheus::Sample {
+                value: -0.5,
+                timestamp: -1_234,
+            }],
+            ..v1_series(&[("__name__", "up")])
+        }],
+        metadata: Vec::new(),
+    };
+    let decoded = decode_v1(&v1_body(&request)).unwrap();
+    assert_eq!(
+        decoded.batch.series[0].samples,
+        vec![SampleValue {
+            ts_ms: -1_234,
+            value: -0.5
+        }]
+    );
+}
+
+#[test]
+fn v1_limits_are_checked_while_decoding() {
+    let limits = Limits {
+        max_labels_per_series: 3,
+        max_series_per_request: 2,
+        max_samples_per_request: 2,
+        ..Limits::default()
+    };
+    let decode = |request: &prometheus::WriteRequest| {
+        decode_remote_write(V1, SNAPPY, &v1_body(request), &limits)
+    };
+    let four_labels = v1_series(&[("__name__", "up"), ("a", "1"), ("b", "2"), ("c", "3")]);
+    let request = prometheus::WriteRequest {
+        timeseries: vec![four_labels],
+        metadata: Vec::new(),
+    };
+    assert_rejected(decode(&request), "too_many_labels", 400);
+    let three_series = prometheus::WriteRequest {
+        timeseries: vec![v1_series(&[("__name__", "up")]); 3],
+        metadata: Vec::new(),
+    };
+    assert_rejected(decode(&three_series), "too_many_series", 413);
+    let many_samples = prometheus::WriteRequest {
+        timeseries: vec![prometheus::TimeSeries {
+            samples: vec![prometheus::Sample::default(); 3],
+            ..v1_series(&[("__name__", "up")])
+        }],
+        metadata: Vec::new(),
+    };
+    assert_rejected(decode(&many_samples), "too_many_samples", 413);
+    // Two series of one sample each, one with an empty label that is dropped.
+    let fine = prometheus::WriteRequest {
+        timeseries: vec![
+            v1_series(&[("__name__", "up"), ("gone", "")]),
+            v1_series(&[("__name__", "up"), ("job", "x")]),
+        ],
+        metadata: Vec::new(),
+    };
+    let decoded = decode(&fine).unwrap();
+    assert_eq!(
+        decoded.batch.series[0].labels,
+        labels(&[("__name__", "up")])
+    );
+    assert_eq!(
+        decoded.batch.series[1].labels,
+        labels(&[("__name__", "up"), ("job", "x")])
+    );
+}

@@ -7,7 +7,7 @@ mod v2;
 pub use v1::encode as encode_remote_write_v1;
 pub use v2::encode as encode_remote_write_v2;
 
-use aiops_core::model::SampleBatch;
+use aiops_core::model::{IgnoredParts, SampleBatch, SeriesRef, SeriesSamples};
 
 use crate::error::IngestError;
 use crate::limits::Limits;
@@ -95,6 +95,17 @@ impl RemoteWriteDecoded {
     }
 }
 
+/// A decoded, validated request lent to a closure: series whose strings
+/// borrow from the decompressed body, which is what the store's hot path
+/// takes. Same checks and contents as [`RemoteWriteDecoded`].
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteWriteView<'a> {
+    pub version: RemoteWriteVersion,
+    pub series: &'a [SeriesRef<'a>],
+    pub ignored: IgnoredParts,
+    pub written: WrittenCounts,
+}
+
 const EXPECTED_CONTENT_TYPE: &str = "application/x-protobuf, optionally with ;proto=prometheus.WriteRequest or ;proto=io.prometheus.write.v2.Request";
 
 /// Picks the protocol from the Content-Type header: `application/x-protobuf`
@@ -136,9 +147,9 @@ fn check_encoding(content_encoding_header: Option<&str>) -> Result<(), IngestErr
 /// Decodes and validates one remote-write request body.
 ///
 /// Order of checks, cheapest first: headers (415), body size and the snappy
-/// header's decoded length (413), a count-only scan of the protobuf for
-/// series, samples and labels per series (413/400), then the full decode
-/// (400 on malformed protobuf or invalid UTF-8) and per-series label checks
+/// header's decoded length (413), then the decode, which counts series,
+/// samples and labels per series against the limits as it goes (413/400),
+/// and rejects malformed protobuf, invalid UTF-8 and invalid label sets
 /// (400). Any invalid series rejects the whole request: Prometheus does not
 /// retry a 400, and a partial write would have to be reported as one anyway.
 /// Stale markers pass through untouched.
@@ -148,23 +159,71 @@ pub fn decode_remote_write(
     body: &[u8],
     limits: &Limits,
 ) -> Result<RemoteWriteDecoded, IngestError> {
+    decode_remote_write_with(content_type, content_encoding, body, limits, |view| {
+        let series = view
+            .series
+            .iter()
+            .map(|series| SeriesSamples {
+                labels: series
+                    .labels
+                    .iter()
+                    .map(|&(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect(),
+                samples: series.samples.to_vec(),
+            })
+            .collect();
+        RemoteWriteDecoded {
+            version: view.version,
+            batch: SampleBatch {
+                series,
+                ignored: view.ignored,
+            },
+            written: view.written,
+        }
+    })
+}
+
+/// [`decode_remote_write`] without copying label strings: the decoded
+/// request is lent to `use_view` (e.g. to append it to the store) while the
+/// decompressed body is alive.
+pub fn decode_remote_write_with<R>(
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    body: &[u8],
+    limits: &Limits,
+    use_view: impl FnOnce(&RemoteWriteView<'_>) -> R,
+) -> Result<R, IngestError> {
     let version = negotiate_version(content_type)?;
     check_encoding(content_encoding)?;
     let raw = snappy::decompress(body, limits)?;
-    let batch = match version {
-        RemoteWriteVersion::V1 => v1::decode(&raw, limits)?,
-        RemoteWriteVersion::V2 => v2::decode(&raw, limits)?,
-    };
-    let written = WrittenCounts {
-        samples: batch.sample_count() as u64,
+    let written = |series: &[SeriesRef<'_>]| WrittenCounts {
+        samples: series.iter().map(|s| s.samples.len() as u64).sum(),
         histograms: 0,
         exemplars: 0,
     };
-    Ok(RemoteWriteDecoded {
-        version,
-        batch,
-        written,
-    })
+    match version {
+        RemoteWriteVersion::V1 => {
+            let decoded = v1::decode(&raw, limits)?;
+            let series = decoded.series();
+            Ok(use_view(&RemoteWriteView {
+                version,
+                series: &series,
+                ignored: decoded.ignored,
+                written: written(&series),
+            }))
+        }
+        RemoteWriteVersion::V2 => {
+            let batch = v2::decode(&raw, limits)?;
+            Ok(batch.with_refs(|series| {
+                use_view(&RemoteWriteView {
+                    version,
+                    series,
+                    ignored: batch.ignored,
+                    written: written(series),
+                })
+            }))
+        }
+    }
 }
 
 #[cfg(test)]

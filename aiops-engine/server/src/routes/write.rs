@@ -20,18 +20,26 @@ pub async fn remote_write(
     let content_type = header_str(&headers, "content-type").map(str::to_string);
     let content_encoding = header_str(&headers, "content-encoding").map(str::to_string);
     let limits = state.config.limits.clone();
-    let decoded = decode_off_thread(body.len(), move || {
-        aiops_ingest::decode_remote_write(
+    // Decode and append in one go: the store takes the series while their
+    // strings still borrow from the decompressed body, so only new series
+    // copy label strings.
+    let store = state.series.clone();
+    let clock = state.clock.clone();
+    let (version, ignored, written, outcome) = decode_off_thread(body.len(), move || {
+        aiops_ingest::decode_remote_write_with(
             content_type.as_deref(),
             content_encoding.as_deref(),
             &body,
             &limits,
+            |view| {
+                let outcome = store.append_refs(view.series, clock.now_ms());
+                (view.version, view.ignored, view.written, outcome)
+            },
         )
     })
     .await
     .inspect_err(|e| state.metrics.reject(ENDPOINT, e.reason()))?;
 
-    let ignored = decoded.batch.ignored;
     for (kind, n) in [
         ("histogram", ignored.histograms),
         ("exemplar", ignored.exemplars),
@@ -45,8 +53,7 @@ pub async fn remote_write(
                 .inc_by(n);
         }
     }
-    let outcome = state.series.append(&decoded.batch, state.clock.now_ms());
-    let source = match decoded.version {
+    let source = match version {
         aiops_ingest::RemoteWriteVersion::V1 => "remote_write_v1",
         aiops_ingest::RemoteWriteVersion::V2 => "remote_write_v2",
     };
@@ -58,9 +65,9 @@ pub async fn remote_write(
     count_store_rejects(&state, ENDPOINT, &outcome.rejected);
 
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if decoded.version == aiops_ingest::RemoteWriteVersion::V2 {
+    if version == aiops_ingest::RemoteWriteVersion::V2 {
         // What was really stored: the store may have refused some samples.
-        let mut written = decoded.written;
+        let mut written = written;
         written.samples = outcome.samples_appended + outcome.rejected.duplicate;
         for (name, value) in written.headers() {
             if let (Ok(name), Ok(value)) = (
