@@ -1,0 +1,914 @@
+//! Drain (He et al., ICWS 2017), streaming, with the semantics of drain3:
+//! a fixed-depth prefix tree keyed by token count, then leading tokens
+//! (tokens with digits go down a `<*>` branch), then a similarity search
+//! among the few templates in the leaf. Bounded: templates are evicted
+//! least recently seen first, exemplars and line length are capped.
+
+use std::sync::Arc;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::extract::Preprocessor;
+use crate::id::TemplateId;
+use crate::level::Level;
+use crate::mask::MaskConfig;
+
+/// The wildcard that replaces the tokens where a template's lines differ.
+pub const WILDCARD: &str = "<*>";
+
+/// Hash maps keyed by text seen in logs: a fixed seed keeps iteration order,
+/// and so every decision, the same from run to run.
+pub(crate) type Map<K, V> = HashMap<K, V, FixedState>;
+
+pub(crate) fn new_map<K, V>() -> Map<K, V> {
+    HashMap::with_hasher(FixedState::with_seed(0x5eed_7e57_a1b2_c3d4))
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MinerConfig {
+    /// Tree depth as drain3 counts it: root, token-count layer, `depth - 3`
+    /// leading-token layers, leaf. At least 3.
+    pub depth: usize,
+    /// Share of a template's non-wildcard tokens a line must equal to join it.
+    pub sim_threshold: f64,
+    /// Children per tree node before new tokens share the `<*>` branch.
+    pub max_children: usize,
+    /// Templates kept per miner; beyond it the least recently seen goes.
+    pub max_templates: usize,
+    /// Raw lines kept per template (the first ones).
+    pub max_exemplars: usize,
+    /// Bytes kept of each exemplar.
+    pub max_exemplar_len: usize,
+    /// Bytes of a line that are processed; the rest is cut off and counted.
+    pub max_line_len: usize,
+    /// Tokens of a line's mined text that are kept; the rest is cut off.
+    pub max_tokens: usize,
+    pub masks: MaskConfig,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        MinerConfig {
+            depth: 4,
+            sim_threshold: 0.4,
+            max_children: 100,
+            max_templates: 1000,
+            max_exemplars: 3,
+            max_exemplar_len: 512,
+            max_line_len: 8192,
+            max_tokens: 512,
+            masks: MaskConfig::default(),
+        }
+    }
+}
+
+impl MinerConfig {
+    fn token_layers(&self) -> usize {
+        self.depth.max(3) - 3
+    }
+}
+
+/// Counters a miner keeps about itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MinerStats {
+    pub lines: u64,
+    /// Lines cut to `max_line_len` bytes or `max_tokens` tokens.
+    pub truncated_lines: u64,
+    pub templates_created: u64,
+    pub templates_evicted: u64,
+    /// Times a template gained a wildcard.
+    pub generalisations: u64,
+}
+
+/// What mining one line found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    pub template_id: TemplateId,
+    pub template: Arc<str>,
+    /// The line made a template that did not exist (or had been evicted).
+    pub is_new: bool,
+    /// The caller's level if given, else the line's, else `Unknown`.
+    pub level: Level,
+    /// Lines the template has matched, this one included.
+    pub count: u64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Cluster {
+    pub id: TemplateId,
+    /// Tokens joined by single spaces; tokens never contain spaces.
+    pub text: Arc<str>,
+    /// Byte ranges of the tokens in `text`.
+    pub spans: Vec<(u32, u32)>,
+    /// The tree keys below the token-count node that lead to this template.
+    pub path: Vec<Box<str>>,
+    pub leaf: u32,
+    pub count: u64,
+    pub first_seen_ns: i64,
+    pub last_seen_ns: i64,
+    /// The miner's line sequence number when last matched: the LRU key.
+    pub last_used: u64,
+    /// The most severe level among its lines.
+    pub level: Level,
+    pub exemplars: Vec<Box<str>>,
+}
+
+impl Cluster {
+    #[inline]
+    fn token(&self, i: usize) -> &str {
+        let (s, e) = self.spans[i];
+        &self.text[s as usize..e as usize]
+    }
+
+    /// The token as bytes: no char-boundary checks in the matching loop.
+    #[inline]
+    fn token_bytes(&self, i: usize) -> &[u8] {
+        let (s, e) = self.spans[i];
+        &self.text.as_bytes()[s as usize..e as usize]
+    }
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    children: Map<Box<str>, u32>,
+    clusters: Vec<u32>,
+}
+
+/// A read-only view of one template.
+#[derive(Clone, Copy, Debug)]
+pub struct TemplateInfo<'a> {
+    pub id: TemplateId,
+    pub template: &'a Arc<str>,
+    pub count: u64,
+    pub level: Level,
+    pub first_seen_ns: i64,
+    pub last_seen_ns: i64,
+    pub exemplars: &'a [Box<str>],
+}
+
+/// Per-line buffers, reused.
+#[derive(Debug, Default)]
+struct Scratch {
+    pre: Preprocessor,
+    content: String,
+    spans: Vec<(u32, u32)>,
+}
+
+/// One service's template miner.
+#[derive(Debug)]
+pub struct Miner {
+    pub(crate) service: Arc<str>,
+    pub(crate) cfg: MinerConfig,
+    nodes: Vec<Node>,
+    /// Token count to the node for lines of that many tokens.
+    roots: Map<u32, u32>,
+    pub(crate) clusters: Vec<Option<Cluster>>,
+    free: Vec<u32>,
+    by_id: Map<TemplateId, u32>,
+    pub(crate) seq: u64,
+    pub(crate) stats: MinerStats,
+    scratch: Scratch,
+}
+
+impl Miner {
+    pub fn new(service: &str, cfg: MinerConfig) -> Miner {
+        Miner {
+            service: Arc::from(service),
+            cfg,
+            nodes: Vec::new(),
+            roots: new_map(),
+            clusters: Vec::new(),
+            free: Vec::new(),
+            by_id: new_map(),
+            seq: 0,
+            stats: MinerStats::default(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    pub fn config(&self) -> &MinerConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> &MinerStats {
+        &self.stats
+    }
+
+    /// Live templates.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn get(&self, id: TemplateId) -> Option<TemplateInfo<'_>> {
+        let slot = *self.by_id.get(&id)?;
+        self.clusters[slot as usize].as_ref().map(info)
+    }
+
+    /// Live templates, in no particular order.
+    pub fn templates(&self) -> impl Iterator<Item = TemplateInfo<'_>> {
+        self.clusters.iter().flatten().map(info)
+    }
+
+    /// Mines one line seen at `ts_ns`. `level`, when the caller knows it
+    /// (Loki structured metadata or labels), wins over the line's own.
+    pub fn observe(&mut self, ts_ns: i64, level: Option<Level>, line: &str) -> Observation {
+        self.stats.lines += 1;
+        self.seq += 1;
+        let mut truncated = false;
+        let line = if line.len() > self.cfg.max_line_len {
+            truncated = true;
+            cut(line, self.cfg.max_line_len)
+        } else {
+            line
+        };
+        // The buffers leave `self` for the call so that tokens (slices of
+        // them) and the tree can be used together; taking them is free.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let (found, _) = scratch
+            .pre
+            .content(line, &self.cfg.masks, &mut scratch.content);
+        scratch.spans.clear();
+        // The content holds tokens separated by single spaces.
+        let bytes = scratch.content.as_bytes();
+        let mut start = 0usize;
+        let mut cut_at = None;
+        while start < bytes.len() {
+            let end = find_space(bytes, start);
+            if scratch.spans.len() == self.cfg.max_tokens {
+                cut_at = Some(start.saturating_sub(1));
+                break;
+            }
+            // Content is a few times max_line_len at most; spans fit u32.
+            scratch.spans.push((start as u32, end as u32));
+            start = end + 1;
+        }
+        if let Some(end) = cut_at {
+            truncated = true;
+            scratch.content.truncate(end);
+        }
+        if truncated {
+            self.stats.truncated_lines += 1;
+        }
+        let level = level.or(found).unwrap_or_default();
+        let obs = self.mine(ts_ns, level, line, &scratch.content, &scratch.spans);
+        self.scratch = scratch;
+        obs
+    }
+
+    fn mine(
+        &mut self,
+        ts_ns: i64,
+        level: Level,
+        line: &str,
+        content: &str,
+        spans: &[(u32, u32)],
+    ) -> Observation {
+        let tok = |i: usize| {
+            let (s, e) = spans[i];
+            &content[s as usize..e as usize]
+        };
+        let found = self
+            .search_leaf(spans.len(), tok)
+            .and_then(|leaf| self.best_match(leaf, spans.len(), tok));
+        let slot = match found {
+            Some((slot, true)) => slot,
+            Some((slot, false)) => {
+                self.update(slot, spans.len(), tok);
+                slot
+            }
+            None => self.create(ts_ns, content, spans),
+        };
+        let seq = self.seq;
+        let max_ex = self.cfg.max_exemplars;
+        let max_ex_len = self.cfg.max_exemplar_len;
+        let Some(c) = self
+            .clusters
+            .get_mut(slot as usize)
+            .and_then(Option::as_mut)
+        else {
+            // Cannot happen: a slot just found or made is live. Answer
+            // something harmless rather than panic in the ingest path.
+            return Observation {
+                template_id: TemplateId(0),
+                template: Arc::from(""),
+                is_new: false,
+                level,
+                count: 0,
+            };
+        };
+        c.count += 1;
+        c.last_seen_ns = c.last_seen_ns.max(ts_ns);
+        c.first_seen_ns = c.first_seen_ns.min(ts_ns);
+        c.last_used = seq;
+        c.level = c.level.max(level);
+        if c.exemplars.len() < max_ex {
+            c.exemplars.push(Box::from(cut(line, max_ex_len)));
+        }
+        Observation {
+            template_id: c.id,
+            template: Arc::clone(&c.text),
+            is_new: found.is_none(),
+            level,
+            count: c.count,
+        }
+    }
+
+    /// drain3's tree_search: follow the token, else `<*>`, else give up.
+    fn search_leaf<'t>(&self, n: usize, tok: impl Fn(usize) -> &'t str) -> Option<u32> {
+        let mut node = *self.roots.get(&(n as u32))?;
+        for d in 0..self.cfg.token_layers().min(n) {
+            let children = &self.nodes[node as usize].children;
+            node = match children.get(tok(d)) {
+                Some(&c) => c,
+                None => *children.get(WILDCARD)?,
+            };
+        }
+        Some(node)
+    }
+
+    /// drain3's fast_match: the most similar template in the leaf, ties to
+    /// the one with more wildcards, if similar enough.
+    /// Also says whether the line fits the template as it is.
+    fn best_match<'t>(
+        &self,
+        leaf: u32,
+        n: usize,
+        tok: impl Fn(usize) -> &'t str,
+    ) -> Option<(u32, bool)> {
+        let mut best: Option<(u32, usize, usize)> = None;
+        for &slot in &self.nodes[leaf as usize].clusters {
+            let Some(c) = self.clusters[slot as usize].as_ref() else {
+                continue;
+            };
+            if c.spans.len() != n {
+                continue;
+            }
+            let mut same = 0;
+            let mut params = 0;
+            for i in 0..n {
+                match matches(c.token_bytes(i), tok(i).as_bytes()) {
+                    Match::Param => params += 1,
+                    Match::Same => same += 1,
+                    Match::Differs => {}
+                }
+            }
+            if best.is_none_or(|(_, bs, bp)| same > bs || (same == bs && params > bp)) {
+                best = Some((slot, same, params));
+            }
+        }
+        let (slot, same, params) = best?;
+        let sim = if n == 0 { 1.0 } else { same as f64 / n as f64 };
+        (sim >= self.cfg.sim_threshold).then_some((slot, same + params == n))
+    }
+
+    /// Replaces the tokens where the line differs by `<*>`; the id stays.
+    fn update<'t>(&mut self, slot: u32, n: usize, tok: impl Fn(usize) -> &'t str) {
+        let Some(c) = self.clusters[slot as usize].as_mut() else {
+            return;
+        };
+        let differs =
+            (0..n).any(|i| matches(c.token_bytes(i), tok(i).as_bytes()) == Match::Differs);
+        if !differs {
+            return;
+        }
+        let mut text = String::with_capacity(c.text.len());
+        let mut spans = Vec::with_capacity(n);
+        for i in 0..n {
+            if i > 0 {
+                text.push(' ');
+            }
+            let t = c.token(i);
+            let s = text.len() as u32;
+            if matches(t.as_bytes(), tok(i).as_bytes()) == Match::Differs {
+                // `key=a` and `key=b` become `key=<*>`: the field's name
+                // still says what varies.
+                match (key_prefix(t), key_prefix(tok(i))) {
+                    (Some(a), Some(b)) if a == b => {
+                        text.push_str(a);
+                        text.push_str(WILDCARD);
+                    }
+                    _ => text.push_str(WILDCARD),
+                }
+            } else {
+                text.push_str(t);
+            }
+            spans.push((s, text.len() as u32));
+        }
+        c.text = Arc::from(text);
+        c.spans = spans;
+        self.stats.generalisations += 1;
+    }
+
+    fn create(&mut self, ts_ns: i64, content: &str, spans: &[(u32, u32)]) -> u32 {
+        if self.by_id.len() >= self.cfg.max_templates.max(1) {
+            self.evict_lru();
+        }
+        if self.nodes.len() > self.node_budget() {
+            self.rebuild_tree();
+        }
+        let tokens: Vec<&str> = spans
+            .iter()
+            .map(|&(s, e)| &content[s as usize..e as usize])
+            .collect();
+        let path = self.choose_path(&tokens);
+        let text: Arc<str> = Arc::from(content);
+        let mut salt = 0;
+        let id = loop {
+            let id = TemplateId::derive(&self.service, &text, salt);
+            if !self.by_id.contains_key(&id) {
+                break id;
+            }
+            salt += 1;
+        };
+        let cluster = Cluster {
+            id,
+            text,
+            spans: spans.to_vec(),
+            path,
+            leaf: 0,
+            count: 0,
+            first_seen_ns: ts_ns,
+            last_seen_ns: ts_ns,
+            last_used: self.seq,
+            level: Level::Unknown,
+            exemplars: Vec::new(),
+        };
+        self.stats.templates_created += 1;
+        self.insert(cluster)
+    }
+
+    /// Puts a cluster in a slot and in the tree along its recorded path.
+    pub(crate) fn insert(&mut self, mut cluster: Cluster) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.clusters.push(None);
+                (self.clusters.len() - 1) as u32
+            }
+        };
+        let n = cluster.spans.len() as u32;
+        let mut node = match self.roots.get(&n) {
+            Some(&r) => r,
+            None => {
+                let r = self.new_node();
+                self.roots.insert(n, r);
+                r
+            }
+        };
+        for key in &cluster.path {
+            node = match self.nodes[node as usize].children.get(key.as_ref()) {
+                Some(&c) => c,
+                None => {
+                    let c = self.new_node();
+                    self.nodes[node as usize].children.insert(key.clone(), c);
+                    c
+                }
+            };
+        }
+        self.nodes[node as usize].clusters.push(slot);
+        cluster.leaf = node;
+        self.by_id.insert(cluster.id, slot);
+        self.clusters[slot as usize] = Some(cluster);
+        slot
+    }
+
+    fn new_node(&mut self) -> u32 {
+        self.nodes.push(Node::default());
+        (self.nodes.len() - 1) as u32
+    }
+
+    /// drain3's add_seq_to_prefix_tree, deciding the keys only: the token
+    /// itself while the node has room, `<*>` for tokens with digits and
+    /// once the node is full.
+    fn choose_path(&self, tokens: &[&str]) -> Vec<Box<str>> {
+        let layers = self.cfg.token_layers().min(tokens.len());
+        let mut path: Vec<Box<str>> = Vec::with_capacity(layers);
+        let mut node = self.roots.get(&(tokens.len() as u32)).copied();
+        for &t in &tokens[..layers] {
+            let children = node.map(|n| &self.nodes[n as usize].children);
+            let len = children.map_or(0, |c| c.len());
+            let has = |k: &str| children.is_some_and(|c| c.contains_key(k));
+            let key: &str = if has(t) {
+                t
+            } else if t.bytes().any(|b| b.is_ascii_digit()) {
+                WILDCARD
+            } else if has(WILDCARD) {
+                if len < self.cfg.max_children {
+                    t
+                } else {
+                    WILDCARD
+                }
+            } else if len + 1 < self.cfg.max_children {
+                t
+            } else {
+                WILDCARD
+            };
+            path.push(Box::from(key));
+            node = node.and_then(|n| self.nodes[n as usize].children.get(key).copied());
+        }
+        path
+    }
+
+    fn evict_lru(&mut self) {
+        let victim = self
+            .clusters
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (c.last_used, i)))
+            .min();
+        let Some((_, slot)) = victim else { return };
+        if let Some(c) = self.clusters[slot].take() {
+            self.nodes[c.leaf as usize]
+                .clusters
+                .retain(|&s| s as usize != slot);
+            self.by_id.remove(&c.id);
+            self.free.push(slot as u32);
+            self.stats.templates_evicted += 1;
+        }
+    }
+
+    /// Eviction leaves tree nodes without templates behind; past this many
+    /// nodes the tree is rebuilt from the live templates.
+    fn node_budget(&self) -> usize {
+        (self.cfg.token_layers() + 1) * self.cfg.max_templates.max(1) * 2 + 64
+    }
+
+    /// Rebuilds the tree from live templates, leaf by leaf in the old order,
+    /// so that ties between equally similar templates break the same way.
+    pub(crate) fn rebuild_tree(&mut self) {
+        let order = self.leaf_order();
+        let mut clusters = std::mem::take(&mut self.clusters);
+        self.nodes.clear();
+        self.roots.clear();
+        self.free.clear();
+        self.by_id.clear();
+        for slot in order {
+            if let Some(c) = clusters[slot as usize].take() {
+                self.insert(c);
+            }
+        }
+    }
+
+    /// Live slots, grouped by leaf, each leaf in its match order.
+    pub(crate) fn leaf_order(&self) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.clusters.iter().copied())
+            .collect()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Match {
+    Same,
+    /// A wildcard, or a `key=<*>` with the same key.
+    Param,
+    Differs,
+}
+
+/// How a template token compares with a line's token.
+#[inline]
+fn matches(template: &[u8], token: &[u8]) -> Match {
+    if template == token {
+        return Match::Same;
+    }
+    if template == WILDCARD.as_bytes() {
+        return Match::Param;
+    }
+    if let Some(key) = template.strip_suffix(WILDCARD.as_bytes())
+        && key.ends_with(b"=")
+        && token.starts_with(key)
+    {
+        return Match::Param;
+    }
+    Match::Differs
+}
+
+/// `key=` of a `key=value` token, if it is one.
+fn key_prefix(token: &str) -> Option<&str> {
+    let eq = token.find('=')?;
+    (eq > 0).then(|| &token[..=eq])
+}
+
+fn info(c: &Cluster) -> TemplateInfo<'_> {
+    TemplateInfo {
+        id: c.id,
+        template: &c.text,
+        count: c.count,
+        level: c.level,
+        first_seen_ns: c.first_seen_ns,
+        last_seen_ns: c.last_seen_ns,
+        exemplars: &c.exemplars,
+    }
+}
+
+/// The index of the first space at or after `i`, or the end; eight bytes
+/// at a time (tokens average a few bytes, too few for a vector search).
+#[inline]
+fn find_space(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word) ^ (ONES * u64::from(b' '));
+        // A zero byte where the space was; exact for the lowest one.
+        let hits = w.wrapping_sub(ONES) & !w & HIGHS;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] != b' ' {
+        i += 1;
+    }
+    i
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+pub(crate) fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn miner() -> Miner {
+        Miner::new("svc", MinerConfig::default())
+    }
+
+    #[test]
+    fn variables_join_one_template() {
+        let mut m = miner();
+        let a = m.observe(1, None, "user 12 logged in from 10.0.0.1 session sess-1234");
+        let b = m.observe(
+            2,
+            None,
+            "user 4711 logged in from 192.168.1.20 session sess-99a8",
+        );
+        assert!(a.is_new);
+        assert!(!b.is_new);
+        assert_eq!(a.template_id, b.template_id);
+        assert_eq!(&*b.template, "user <NUM> logged in from <IP> session <ID>");
+        assert_eq!(b.count, 2);
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn different_statements_differ() {
+        let mut m = miner();
+        let a = m.observe(1, None, "connection opened to database");
+        let b = m.observe(2, None, "cache miss for key");
+        let c = m.observe(3, None, "connection closed by peer after 12ms");
+        let d = m.observe(4, None, "disk full on volume");
+        let ids = [a.template_id, b.template_id, c.template_id, d.template_id];
+        for i in 0..ids.len() {
+            for j in i + 1..ids.len() {
+                assert_ne!(ids[i], ids[j], "{i} {j}");
+            }
+        }
+        assert!(a.is_new && b.is_new && c.is_new && d.is_new);
+    }
+
+    #[test]
+    fn generalisation_keeps_the_id() {
+        let mut m = miner();
+        let a = m.observe(1, None, "connected to alpha on port eth");
+        let b = m.observe(2, None, "connected to beta on port eth");
+        assert_eq!(a.template_id, b.template_id);
+        assert!(!b.is_new);
+        assert_eq!(&*b.template, "connected to <*> on port eth");
+        assert_eq!(
+            a.template_id,
+            TemplateId::derive("svc", "connected to alpha on port eth", 0)
+        );
+        assert_eq!(m.stats().generalisations, 1);
+        let c = m.observe(3, None, "connected to gamma on port eth");
+        assert_eq!(c.template_id, a.template_id);
+        assert_eq!(m.stats().generalisations, 1);
+    }
+
+    #[test]
+    fn field_values_generalise_under_their_key() {
+        let mut m = miner();
+        let a = m.observe(
+            1,
+            None,
+            r#"{"message":"charge created","fields":{"brand":"visa","amount":5}}"#,
+        );
+        let b = m.observe(
+            2,
+            None,
+            r#"{"message":"charge created","fields":{"brand":"amex","amount":7}}"#,
+        );
+        assert_eq!(a.template_id, b.template_id);
+        assert_eq!(&*b.template, "charge created amount=<NUM> brand=<*>");
+        // Other fields are another statement.
+        let c = m.observe(
+            3,
+            None,
+            r#"{"message":"charge created","fields":{"bank":"x","amount":7}}"#,
+        );
+        assert_eq!(
+            c.template_id, a.template_id,
+            "one of three tokens differs: still similar"
+        );
+        assert_eq!(&*c.template, "charge created amount=<NUM> <*>");
+        let d = m.observe(
+            4,
+            None,
+            r#"{"message":"charge created","fields":{"reason":"x","amount":7,"extra":1}}"#,
+        );
+        assert_ne!(d.template_id, a.template_id);
+    }
+
+    #[test]
+    fn first_token_with_digits_goes_to_wildcard_branch() {
+        let mut m = miner();
+        let a = m.observe(1, None, "node7 joined the ring");
+        let b = m.observe(2, None, "node8 joined the ring");
+        assert_eq!(a.template_id, b.template_id);
+        assert_eq!(&*b.template, "<*> joined the ring");
+    }
+
+    fn corpus() -> Vec<String> {
+        let mut lines = Vec::new();
+        for i in 0..300 {
+            lines.push(match i % 6 {
+                0 => format!("user {i} logged in from 10.0.0.{}", i % 250),
+                1 => format!("cache {} for key k{i}x", if i % 4 == 1 { "hit" } else { "miss" }),
+                2 => format!("worker {} finished job in {}ms", ["alpha", "beta", "gamma"][i % 3], i * 3),
+                3 => format!("request {} failed with status {}", i, 500 + i % 4),
+                4 => format!("{{\"level\":\"warn\",\"message\":\"slow query\",\"fields\":{{\"ms\":{i},\"table\":\"t{}\"}}}}", i % 3),
+                _ => format!("shutting down shard {} of {}", i % 7, ["east", "west"][i % 2]),
+            });
+        }
+        lines
+    }
+
+    fn run(m: &mut Miner, lines: &[String], t0: i64) -> Vec<(TemplateId, bool)> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let o = m.observe(t0 + i as i64, None, l);
+                (o.template_id, o.is_new)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_lines_same_ids_twice() {
+        let lines = corpus();
+        let first = run(&mut miner(), &lines, 0);
+        let second = run(&mut miner(), &lines, 0);
+        assert_eq!(first, second);
+        assert!(first.iter().filter(|(_, new)| *new).count() >= 6);
+    }
+
+    #[test]
+    fn snapshot_restore_continues_with_the_same_ids() {
+        let lines = corpus();
+        let (head, tail) = lines.split_at(150);
+        let mut straight = miner();
+        run(&mut straight, head, 0);
+        let expected = run(&mut straight, tail, 1000);
+
+        let mut before = miner();
+        run(&mut before, head, 0);
+        let json = serde_json::to_string(&before.snapshot()).unwrap();
+        let snap: crate::MinerSnapshot = serde_json::from_str(&json).unwrap();
+        let mut after = Miner::restore(snap).unwrap();
+        assert_eq!(after.len(), before.len());
+        assert_eq!(after.stats(), before.stats());
+        let got = run(&mut after, tail, 1000);
+        assert_eq!(got, expected);
+        assert_eq!(after.snapshot(), straight.snapshot());
+    }
+
+    #[test]
+    fn restore_refuses_bad_snapshots() {
+        let mut m = miner();
+        m.observe(1, None, "hello world");
+        let mut snap = m.snapshot();
+        snap.version = 99;
+        assert!(matches!(
+            Miner::restore(snap),
+            Err(crate::RestoreError::Version(99))
+        ));
+        let mut snap = m.snapshot();
+        let t = snap.templates[0].clone();
+        snap.templates.push(t);
+        let err = Miner::restore(snap).unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
+        let mut snap = m.snapshot();
+        snap.templates[0].path.push("extra".into());
+        assert!(matches!(
+            Miner::restore(snap),
+            Err(crate::RestoreError::BadPath(_))
+        ));
+    }
+
+    #[test]
+    fn eviction_keeps_the_bound_and_the_recent() {
+        let cfg = MinerConfig {
+            max_templates: 5,
+            ..MinerConfig::default()
+        };
+        let mut m = Miner::new("svc", cfg);
+        let keep = m.observe(0, None, "heartbeat ok");
+        for n in 1..=20 {
+            // different token counts never share a template
+            let line = "word ".repeat(n);
+            m.observe(n as i64, None, &line);
+            m.observe(n as i64, None, "heartbeat ok");
+            assert!(m.len() <= 5);
+        }
+        assert_eq!(m.len(), 5);
+        assert_eq!(m.stats().templates_evicted, 16);
+        assert!(
+            m.get(keep.template_id).is_some(),
+            "a busy template survives"
+        );
+        // An evicted template comes back with the same id.
+        let again = m.observe(99, None, "word");
+        assert!(again.is_new);
+        assert_eq!(again.template_id, TemplateId::derive("svc", "word", 0));
+        // The tree is pruned now and then; results do not change.
+        for n in 0..5000 {
+            m.observe(
+                100 + n,
+                None,
+                &format!("{} x", "y ".repeat((n % 40) as usize)),
+            );
+        }
+        assert!(m.nodes.len() <= m.node_budget() + 64);
+    }
+
+    #[test]
+    fn exemplars_and_truncation_are_bounded() {
+        let cfg = MinerConfig {
+            max_exemplar_len: 16,
+            max_line_len: 64,
+            ..MinerConfig::default()
+        };
+        let mut m = Miner::new("svc", cfg);
+        let mut id = None;
+        for i in 0..10 {
+            id = Some(
+                m.observe(i, None, &format!("request {i} done é{}", "z".repeat(100)))
+                    .template_id,
+            );
+        }
+        let t = m.get(id.unwrap()).unwrap();
+        assert_eq!(t.exemplars.len(), 3);
+        assert!(t.exemplars.iter().all(|e| e.len() <= 16));
+        assert_eq!(&*t.exemplars[0], "request 0 done ");
+        assert_eq!(m.stats().truncated_lines, 10);
+        assert_eq!(t.count, 10);
+    }
+
+    #[test]
+    fn caller_level_wins() {
+        let mut m = miner();
+        let o = m.observe(1, Some(Level::Error), r#"{"level":"info","message":"x"}"#);
+        assert_eq!(o.level, Level::Error);
+        let o = m.observe(2, None, r#"{"level":"info","message":"x"}"#);
+        assert_eq!(o.level, Level::Info);
+        let o = m.observe(3, None, "no level here");
+        assert_eq!(o.level, Level::Unknown);
+        assert_eq!(m.get(o.template_id).unwrap().level, Level::Unknown);
+    }
+
+    #[test]
+    fn empty_and_blank_lines() {
+        let mut m = miner();
+        let a = m.observe(1, None, "");
+        let b = m.observe(2, None, "   \t ");
+        assert_eq!(a.template_id, b.template_id);
+        assert_eq!(&*a.template, "");
+        let snap = m.snapshot();
+        let r = Miner::restore(snap).unwrap();
+        assert_eq!(r.len(), 1);
+    }
+}

@@ -1,0 +1,489 @@
+//! Line preprocessing: finds the level, the message and the structured
+//! fields of a JSON, logfmt or plain line, and writes the text that the
+//! miner groups: the message, then the fields sorted by name with masked
+//! values (`request failed http_route=/cart status=<NUM>`). Field names take
+//! part so that one message logged with different fields makes different
+//! templates; masked values keep ids and numbers from multiplying them.
+
+use std::borrow::Cow;
+
+use crate::json::{self, Kind, Value};
+use crate::level::Level;
+use crate::mask::{MaskConfig, is_space, mask_into};
+
+/// How a line was understood.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Logfmt,
+    Plain,
+}
+
+/// A line taken apart, for callers that want the parts themselves (the hot
+/// path writes the mined text directly, see [`Preprocessor`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extracted<'a> {
+    pub format: Format,
+    pub level: Option<Level>,
+    /// The message; for a plain line, the whole line.
+    pub message: Cow<'a, str>,
+    /// Fields other than the well-known envelope keys, sorted by name.
+    /// Objects and arrays are given as their JSON text.
+    pub fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+/// What a key means to the miner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Level,
+    Message,
+    /// tracing's nested `fields` object (JSON only).
+    Fields,
+    /// Where and when, not what: left out of the mined text.
+    Envelope,
+    Other,
+}
+
+fn role(k: &str) -> Role {
+    match k {
+        "level" | "lvl" | "severity" | "loglevel" | "log.level" | "level_name"
+        | "severity_text" => Role::Level,
+        "message" | "msg" | "@message" => Role::Message,
+        "fields" => Role::Fields,
+        "timestamp" | "time" | "ts" | "@timestamp" | "t" | "service" | "service.name"
+        | "version" | "trace_id" | "span_id" | "traceId" | "spanId" | "trace.id" | "span.id"
+        | "target" | "hostname" | "host" | "pid" => Role::Envelope,
+        _ => Role::Other,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    key: Value,
+    val: Value,
+}
+
+/// Spans into the line: what the parsers find, before text is written.
+#[derive(Debug, Default)]
+struct Parsed {
+    level: Option<Level>,
+    message: Option<Value>,
+    fields: Vec<Field>,
+}
+
+impl Parsed {
+    fn clear(&mut self) {
+        self.level = None;
+        self.message = None;
+        self.fields.clear();
+    }
+}
+
+fn level_of(line: &str, v: Value) -> Option<Level> {
+    let text = &line[v.start..v.end];
+    match v.kind {
+        Kind::Str { .. } => Level::parse(text.trim()),
+        Kind::Raw => text.parse::<f64>().ok().and_then(Level::from_number),
+        Kind::Composite => None,
+    }
+}
+
+/// Fills `p` from a JSON object line; false if the line is not one.
+fn parse_json(line: &str, p: &mut Parsed) -> bool {
+    let b = line.as_bytes();
+    let start = json::skip_ws(b, 0);
+    if b.get(start) != Some(&b'{') {
+        return false;
+    }
+    let end = json::members(
+        b,
+        start,
+        // tracing's fields: one level down, merged with the top level.
+        |k| &b[k.start..k.end] == b"fields",
+        |k, v, nested| {
+            if nested {
+                p.fields.push(Field { key: k, val: v });
+                return;
+            }
+            match role(&line[k.start..k.end]) {
+                Role::Level => {
+                    if p.level.is_none() {
+                        p.level = level_of(line, v);
+                    }
+                }
+                Role::Message if p.message.is_none() => p.message = Some(v),
+                Role::Envelope => {}
+                _ => p.fields.push(Field { key: k, val: v }),
+            }
+        },
+    );
+    match end {
+        Some(end) if json::skip_ws(b, end) == b.len() => true,
+        _ => {
+            p.clear();
+            false
+        }
+    }
+}
+
+/// `key=value key="quoted value" ...`: accepted when the line starts with a
+/// `key=` and has either two pairs or a level or message key, so that plain
+/// text with one `=` stays plain.
+fn parse_logfmt(line: &str, p: &mut Parsed) -> bool {
+    let b = line.as_bytes();
+    let mut i = 0;
+    let mut pairs = 0;
+    let mut known = false;
+    while i < b.len() {
+        while i < b.len() && is_space(b[i]) {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let ks = i;
+        while i < b.len() && !is_space(b[i]) && b[i] != b'=' {
+            i += 1;
+        }
+        let key = Value {
+            start: ks,
+            end: i,
+            kind: Kind::Raw,
+        };
+        let val = if b.get(i) == Some(&b'=') && i > ks {
+            i += 1;
+            if b.get(i) == Some(&b'"') {
+                match json::string(b, i) {
+                    Some((v, next)) => {
+                        i = next;
+                        v
+                    }
+                    None => {
+                        p.clear();
+                        return false;
+                    }
+                }
+            } else {
+                let vs = i;
+                while i < b.len() && !is_space(b[i]) {
+                    i += 1;
+                }
+                Value {
+                    start: vs,
+                    end: i,
+                    kind: Kind::Str { escaped: false },
+                }
+            }
+        } else {
+            if pairs == 0 {
+                // A line must start with a pair to be logfmt.
+                p.clear();
+                return false;
+            }
+            // A bare word: kept as a key without a value.
+            while i < b.len() && !is_space(b[i]) {
+                i += 1;
+            }
+            key_only(ks, i)
+        };
+        if val.kind != Kind::Composite {
+            pairs += 1;
+        }
+        match role(&line[key.start..key.end]) {
+            Role::Level => {
+                known = true;
+                if p.level.is_none() {
+                    p.level = Level::parse(&line[val.start..val.end]);
+                }
+            }
+            Role::Message if p.message.is_none() => {
+                known = true;
+                p.message = Some(val);
+            }
+            Role::Envelope => {}
+            _ => p.fields.push(Field { key, val }),
+        }
+    }
+    if pairs >= 2 || known {
+        true
+    } else {
+        p.clear();
+        false
+    }
+}
+
+/// Marks a bare logfmt word: a key whose "value" is the composite sentinel
+/// with an empty span, written without `=`.
+fn key_only(start: usize, end: usize) -> Value {
+    Value {
+        start,
+        end,
+        kind: Kind::Composite,
+    }
+}
+
+/// A level word among the first few tokens of a plain line: upper case
+/// anywhere there (`081109 203615 148 INFO dfs...`), any case when it is the
+/// first token or is set off by brackets or a colon (`[warn]`, `error:`).
+fn plain_level(line: &str) -> Option<Level> {
+    let head = &line.as_bytes()[..line.len().min(96)];
+    let mut i = 0;
+    for n in 0..6 {
+        while i < head.len() && is_space(head[i]) {
+            i += 1;
+        }
+        if i >= head.len() {
+            break;
+        }
+        let s = i;
+        while i < head.len() && !is_space(head[i]) {
+            i += 1;
+        }
+        let tok = &head[s..i];
+        let trimmed_start = tok
+            .iter()
+            .position(|c| c.is_ascii_alphabetic())
+            .unwrap_or(tok.len());
+        let trimmed_end = tok
+            .iter()
+            .rposition(|c| c.is_ascii_alphabetic())
+            .map_or(trimmed_start, |e| e + 1);
+        let word = &tok[trimmed_start..trimmed_end.max(trimmed_start)];
+        if word.is_empty() || !word.iter().all(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let set_off = trimmed_start > 0 || trimmed_end < tok.len();
+        let upper = word.iter().all(u8::is_ascii_uppercase);
+        if !(upper || n == 0 || set_off) {
+            continue;
+        }
+        // ASCII letters only, so this is valid UTF-8.
+        if let Some(l) = std::str::from_utf8(word).ok().and_then(Level::parse) {
+            return Some(l);
+        }
+    }
+    None
+}
+
+fn parse(line: &str, p: &mut Parsed) -> Format {
+    p.clear();
+    let first = line.as_bytes().iter().position(|&c| !is_space(c));
+    match first.map(|i| line.as_bytes()[i]) {
+        Some(b'{') if parse_json(line, p) => Format::Json,
+        Some(c) if c != b'{' && c != b'[' && parse_logfmt(line, p) => Format::Logfmt,
+        _ => {
+            p.level = plain_level(line);
+            Format::Plain
+        }
+    }
+}
+
+fn text<'a>(line: &'a str, v: Value) -> Cow<'a, str> {
+    let raw = &line[v.start..v.end];
+    match v.kind {
+        Kind::Str { escaped: true } => {
+            let mut s = String::with_capacity(raw.len());
+            json::unescape_into(raw, &mut s);
+            Cow::Owned(s)
+        }
+        _ => Cow::Borrowed(raw),
+    }
+}
+
+/// Takes a line apart: JSON object, logfmt or plain text.
+pub fn extract(line: &str) -> Extracted<'_> {
+    let mut p = Parsed::default();
+    let format = parse(line, &mut p);
+    sort_fields(line, &mut p.fields);
+    let message = match (format, p.message) {
+        (Format::Plain, _) => Cow::Borrowed(line),
+        (_, Some(v)) => text(line, v),
+        (_, None) => Cow::Borrowed(""),
+    };
+    let fields = p
+        .fields
+        .iter()
+        .map(|f| {
+            let val = if f.val.kind == Kind::Composite && f.val.start == f.key.start {
+                Cow::Borrowed("")
+            } else {
+                text(line, f.val)
+            };
+            (text(line, f.key), val)
+        })
+        .collect();
+    Extracted {
+        format,
+        level: p.level,
+        message,
+        fields,
+    }
+}
+
+fn sort_fields(line: &str, fields: &mut [Field]) {
+    // serde_json (and so the shop) writes fields sorted already.
+    if fields.is_sorted_by(|a, b| line[a.key.start..a.key.end] <= line[b.key.start..b.key.end]) {
+        return;
+    }
+    fields.sort_unstable_by(|a, b| line[a.key.start..a.key.end].cmp(&line[b.key.start..b.key.end]));
+}
+
+/// Reusable buffers for turning lines into mined text without allocating
+/// per line.
+#[derive(Debug, Default)]
+pub struct Preprocessor {
+    parsed: Parsed,
+    unescaped: String,
+}
+
+impl Preprocessor {
+    /// Clears `out` and writes the masked text to mine from `line`; returns
+    /// the level found in the line and its format.
+    pub fn content(
+        &mut self,
+        line: &str,
+        masks: &MaskConfig,
+        out: &mut String,
+    ) -> (Option<Level>, Format) {
+        out.clear();
+        let format = parse(line, &mut self.parsed);
+        if format == Format::Plain {
+            mask_into(line, masks, out, false);
+            return (self.parsed.level, format);
+        }
+        if let Some(v) = self.parsed.message {
+            write_value(line, v, masks, out, false, &mut self.unescaped);
+        }
+        sort_fields(line, &mut self.parsed.fields);
+        for f in &self.parsed.fields {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            let key = &line[f.key.start..f.key.end];
+            // Keys are names; spaces or controls in one would split tokens.
+            if key.bytes().any(is_space) {
+                out.extend(key.chars().map(|c| {
+                    if c.is_whitespace() || c.is_control() {
+                        '_'
+                    } else {
+                        c
+                    }
+                }));
+            } else {
+                out.push_str(key);
+            }
+            if f.val.kind == Kind::Composite && f.val.start == f.key.start {
+                continue;
+            }
+            out.push('=');
+            write_value(line, f.val, masks, out, true, &mut self.unescaped);
+        }
+        (self.parsed.level, format)
+    }
+}
+
+fn write_value(
+    line: &str,
+    v: Value,
+    masks: &MaskConfig,
+    out: &mut String,
+    glue: bool,
+    unescaped: &mut String,
+) {
+    let raw = &line[v.start..v.end];
+    match v.kind {
+        Kind::Str { escaped: true } => {
+            unescaped.clear();
+            json::unescape_into(raw, unescaped);
+            mask_into(unescaped, masks, out, glue);
+        }
+        Kind::Str { escaped: false } | Kind::Raw => mask_into(raw, masks, out, glue),
+        // Nested structure: only its shape is kept; its contents would
+        // make every line a template of its own.
+        Kind::Composite => out.push_str(if raw.starts_with('[') { "[..]" } else { "{..}" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(line: &str) -> (String, Option<Level>, Format) {
+        let mut pre = Preprocessor::default();
+        let mut out = String::new();
+        let (level, format) = pre.content(line, &MaskConfig::default(), &mut out);
+        (out, level, format)
+    }
+
+    const SHOP: &str = r#"{"timestamp":"2023-11-14T22:13:20.000000Z","level":"error","service":"checkout","version":"1.0.0","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","message":"request failed","fields":{"status":503,"http_route":"/checkout","http_request_method":"POST"}}"#;
+
+    #[test]
+    fn shop_json() {
+        let (text, level, format) = content(SHOP);
+        assert_eq!(format, Format::Json);
+        assert_eq!(level, Some(Level::Error));
+        assert_eq!(
+            text,
+            "request failed http_request_method=POST http_route=/checkout status=<NUM>"
+        );
+        let e = extract(SHOP);
+        assert_eq!(e.message, "request failed");
+        assert_eq!(e.fields.len(), 3);
+        assert_eq!(e.fields[2], (Cow::Borrowed("status"), Cow::Borrowed("503")));
+    }
+
+    #[test]
+    fn other_json_shapes() {
+        let (text, level, _) = content(
+            r#"{"lvl":"WARN","msg":"slow \"query\"","took_ms":12.5,"tags":["a"],"ctx":{"x":1}}"#,
+        );
+        assert_eq!(level, Some(Level::Warn));
+        assert_eq!(text, "slow \"query\" ctx={..} tags=[..] took_ms=<NUM>");
+        let (text, level, _) = content(r#"{"severity":50,"message":"boom"}"#);
+        assert_eq!((text.as_str(), level), ("boom", Some(Level::Error)));
+        // Not JSON after all: mined as plain text.
+        let (_, _, format) = content(r#"{"message":"cut off"#);
+        assert_eq!(format, Format::Plain);
+        let (_, _, format) = content(r#"{"a":1} trailing"#);
+        assert_eq!(format, Format::Plain);
+    }
+
+    #[test]
+    fn logfmt() {
+        let (text, level, format) = content(
+            r#"ts=2024-01-01T00:00:00Z level=error msg="charge failed for ch_9x8y7z6w" amount=1200 card=visa"#,
+        );
+        assert_eq!(format, Format::Logfmt);
+        assert_eq!(level, Some(Level::Error));
+        assert_eq!(text, "charge failed for <ID> amount=<NUM> card=visa");
+        let (_, _, format) = content("status=ok everything is fine");
+        assert_eq!(format, Format::Plain);
+        let (text, _, format) = content("a=1 b=2 flag");
+        assert_eq!(
+            (text.as_str(), format),
+            ("a=<NUM> b=<NUM> flag", Format::Logfmt)
+        );
+    }
+
+    #[test]
+    fn plain_levels() {
+        let hdfs = "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating";
+        let (text, level, format) = content(hdfs);
+        assert_eq!(format, Format::Plain);
+        assert_eq!(level, Some(Level::Info));
+        assert_eq!(
+            text,
+            "<NUM> <NUM> <NUM> INFO dfs.DataNode$PacketResponder: PacketResponder <NUM> for block <ID> terminating"
+        );
+        assert_eq!(content("[warn] disk almost full").1, Some(Level::Warn));
+        assert_eq!(content("error: cannot open file").1, Some(Level::Error));
+        assert_eq!(
+            content("2024-01-01 12:00:00,123 ERROR pool exhausted").1,
+            Some(Level::Error)
+        );
+        // A level word deep in the sentence, or lower case mid-sentence, is not a level.
+        assert_eq!(content("updated the user info page").1, None);
+        assert_eq!(content("").1, None);
+        assert_eq!(extract("plain text").message, "plain text");
+    }
+}

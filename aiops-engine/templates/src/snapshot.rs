@@ -1,0 +1,166 @@
+//! Saving and restoring miners, so that a restarted engine keeps its
+//! template ids, counts and exemplars.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::drain::{Cluster, Miner, MinerConfig, MinerStats};
+use crate::id::TemplateId;
+use crate::level::Level;
+
+/// Bumped when the snapshot's meaning changes; older versions are refused
+/// rather than misread.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateSnapshot {
+    pub id: TemplateId,
+    /// Tokens joined by single spaces.
+    pub template: String,
+    /// The tree keys that lead to the template's leaf.
+    pub path: Vec<String>,
+    pub count: u64,
+    pub first_seen_ns: i64,
+    pub last_seen_ns: i64,
+    pub last_used: u64,
+    pub level: Level,
+    pub exemplars: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinerSnapshot {
+    pub version: u32,
+    pub service: String,
+    pub config: MinerConfig,
+    /// Lines seen: the clock of least-recently-seen eviction.
+    pub seq: u64,
+    pub stats: MinerStats,
+    /// Grouped by tree leaf, each leaf in match order.
+    pub templates: Vec<TemplateSnapshot>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreError {
+    Version(u32),
+    DuplicateId(TemplateId),
+    BadPath(TemplateId),
+    DuplicateService(String),
+}
+
+impl fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestoreError::Version(v) => write!(
+                f,
+                "snapshot version {v} is not supported (expected {SNAPSHOT_VERSION})"
+            ),
+            RestoreError::DuplicateId(id) => write!(f, "snapshot holds template {id} twice"),
+            RestoreError::BadPath(id) => write!(
+                f,
+                "template {id} has a tree path that does not fit its tokens or the depth"
+            ),
+            RestoreError::DuplicateService(s) => write!(f, "snapshot holds service {s:?} twice"),
+        }
+    }
+}
+
+impl std::error::Error for RestoreError {}
+
+fn tokens(text: &str) -> Vec<(u32, u32)> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let mut spans = Vec::new();
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if b == b' ' {
+            spans.push((start as u32, i as u32));
+            start = i + 1;
+        }
+    }
+    spans.push((start as u32, text.len() as u32));
+    spans
+}
+
+impl Miner {
+    pub fn snapshot(&self) -> MinerSnapshot {
+        let templates = self
+            .leaf_order()
+            .into_iter()
+            .filter_map(|slot| self.clusters[slot as usize].as_ref())
+            .map(|c| TemplateSnapshot {
+                id: c.id,
+                template: c.text.to_string(),
+                path: c.path.iter().map(|p| p.to_string()).collect(),
+                count: c.count,
+                first_seen_ns: c.first_seen_ns,
+                last_seen_ns: c.last_seen_ns,
+                last_used: c.last_used,
+                level: c.level,
+                exemplars: c.exemplars.iter().map(|e| e.to_string()).collect(),
+            })
+            .collect();
+        MinerSnapshot {
+            version: SNAPSHOT_VERSION,
+            service: self.service.to_string(),
+            config: self.cfg.clone(),
+            seq: self.seq,
+            stats: self.stats.clone(),
+            templates,
+        }
+    }
+
+    /// A miner that continues where the snapshot's left off, with the
+    /// snapshot's settings.
+    pub fn restore(snapshot: MinerSnapshot) -> Result<Miner, RestoreError> {
+        let cfg = snapshot.config.clone();
+        Miner::restore_with(cfg, snapshot)
+    }
+
+    /// As [`Miner::restore`] with other settings. With a smaller
+    /// `max_templates` the least recently seen templates are dropped.
+    pub fn restore_with(cfg: MinerConfig, snapshot: MinerSnapshot) -> Result<Miner, RestoreError> {
+        if snapshot.version != SNAPSHOT_VERSION {
+            return Err(RestoreError::Version(snapshot.version));
+        }
+        let mut keep: Vec<&TemplateSnapshot> = snapshot.templates.iter().collect();
+        if keep.len() > cfg.max_templates {
+            let mut recency: Vec<u64> = keep.iter().map(|t| t.last_used).collect();
+            recency.sort_unstable_by(|a, b| b.cmp(a));
+            let cutoff = recency[cfg.max_templates.max(1) - 1];
+            keep.retain(|t| t.last_used >= cutoff);
+            keep.truncate(cfg.max_templates.max(1));
+        }
+        let layers = cfg.depth.max(3) - 3;
+        let mut miner = Miner::new(&snapshot.service, cfg);
+        miner.seq = snapshot.seq;
+        miner.stats = snapshot.stats.clone();
+        for t in keep {
+            let spans = tokens(&t.template);
+            if t.path.len() != layers.min(spans.len())
+                || t.path.iter().any(|p| p.is_empty() || p.contains(' '))
+            {
+                return Err(RestoreError::BadPath(t.id));
+            }
+            if miner.get(t.id).is_some() {
+                return Err(RestoreError::DuplicateId(t.id));
+            }
+            miner.insert(Cluster {
+                id: t.id,
+                text: Arc::from(t.template.as_str()),
+                spans,
+                path: t.path.iter().map(|p| Box::from(p.as_str())).collect(),
+                leaf: 0,
+                count: t.count,
+                first_seen_ns: t.first_seen_ns,
+                last_seen_ns: t.last_seen_ns,
+                last_used: t.last_used,
+                level: t.level,
+                exemplars: t.exemplars.iter().map(|e| Box::from(e.as_str())).collect(),
+            });
+        }
+        Ok(miner)
+    }
+}
