@@ -56,6 +56,17 @@ pub struct Config {
     pub queue_wait: Duration,
     pub limits: aiops_ingest::Limits,
     pub scrape: ScrapeConfig,
+    pub incidents: IncidentsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentsConfig {
+    /// `sqlite:<path>` (created if missing) or `postgres://...`.
+    pub database: String,
+    /// How often the analysis derives service signals and runs detectors.
+    pub evaluation_interval: Duration,
+    /// An incident with no active signal for this long is resolved.
+    pub resolve_after: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +103,16 @@ struct RawConfig {
     ingest: RawIngest,
     #[serde(default)]
     scrape: RawScrape,
+    #[serde(default)]
+    incidents: RawIncidents,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIncidents {
+    database: Option<String>,
+    evaluation_interval: Option<String>,
+    resolve_after: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -356,6 +377,33 @@ impl Config {
                 }
             }
         }
+        let database = env
+            .var("AIOPS_DATABASE")
+            .or(raw.incidents.database)
+            .unwrap_or_else(|| "sqlite:aiops-incidents.db".into());
+        if !(database.starts_with("sqlite:")
+            || database.starts_with("postgres://")
+            || database.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "incidents.database",
+                format!("{database:?} is neither sqlite:<path> nor postgres://..."),
+            ));
+        }
+        let evaluation_interval = duration(
+            "incidents.evaluation_interval",
+            raw.incidents.evaluation_interval.as_deref(),
+            interval.min(Duration::from_secs(15)),
+            Duration::from_millis(100),
+            Duration::from_secs(300),
+        )?;
+        let resolve_after = duration(
+            "incidents.resolve_after",
+            raw.incidents.resolve_after.as_deref(),
+            Duration::from_secs(300),
+            Duration::from_secs(1),
+            Duration::from_secs(7 * 86_400),
+        )?;
         Ok(Config {
             listen,
             ingest_tokens,
@@ -368,6 +416,11 @@ impl Config {
                 interval,
                 timeout,
                 jobs: raw.scrape.jobs,
+            },
+            incidents: IncidentsConfig {
+                database,
+                evaluation_interval,
+                resolve_after,
             },
         })
     }
@@ -434,6 +487,8 @@ mod tests {
                 "scrape.jobs[0].metrics_path",
             ),
             ("ingest: {max_body_bytes: 5}", "ingest.max_body_bytes"),
+            ("incidents: {database: 'mysql://x'}", "incidents.database"),
+            ("incidents: {resolve_after: 0s}", "incidents.resolve_after"),
             ("bogus: 1", "(file)"),
             ("listen: [1, 2", "(file)"),
         ] {

@@ -1,0 +1,1 @@
+//! From telemetry to incidents.
