@@ -1,1 +1,21 @@
-//! From telemetry to incidents.
+//! From telemetry to incidents: service signals derived from the store,
+//! streaming detectors over them, log template signals, changes and alerts,
+//! grouped into incidents by time and the dependency graph, with the likely
+//! root cause ranked. Pure and deterministic: time is always an argument.
+
+pub mod analyzer;
+pub mod changes;
+pub mod correlate;
+pub mod derive;
+pub mod graph;
+pub mod incident;
+pub mod logs;
+pub mod rank;
+pub mod signal;
+pub mod watch;
+
+pub use analyzer::{AnalysisConfig, Analyzer, ServiceView};
+pub use correlate::{Correlator, CorrelatorConfig, LifecycleError};
+pub use graph::Graph;
+pub use incident::{Cause, Incident, IncidentState, Member, TimelineEntry};
+pub use signal::{Direction, Signal, SignalKind, Weight};

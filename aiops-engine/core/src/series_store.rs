@@ -789,6 +789,44 @@ impl SeriesStore {
 
     /// Copies out the series matching `select` that may hold a sample in
     /// `[from_ts, to_ts]`, one shard lock at a time.
+    /// Every series whose metric name is one of `names`, with its samples in
+    /// `from_ts..=to_ts`, oldest first: what the analysis reads each tick.
+    pub fn read_by_name(
+        &self,
+        names: &[&str],
+        from_ts: i64,
+        to_ts: i64,
+    ) -> Vec<(Labels, Vec<(i64, f64)>)> {
+        let wanted = |labels: &Labels| labels.metric_name().is_some_and(|n| names.contains(&n));
+        self.snapshot(wanted, from_ts, to_ts)
+            .into_iter()
+            .map(|snapshot| {
+                let mut samples = Vec::new();
+                snapshot.samples_in(from_ts, to_ts, &mut samples);
+                (snapshot.labels, samples)
+            })
+            .collect()
+    }
+
+    /// Every series whose metric name ends with `suffix` (e.g. `_build_info`),
+    /// with its last sample in `from_ts..=to_ts`.
+    pub fn latest_by_suffix(
+        &self,
+        suffix: &str,
+        from_ts: i64,
+        to_ts: i64,
+    ) -> Vec<(Labels, (i64, f64))> {
+        let wanted = |labels: &Labels| labels.metric_name().is_some_and(|n| n.ends_with(suffix));
+        self.snapshot(wanted, from_ts, to_ts)
+            .into_iter()
+            .filter_map(|snapshot| {
+                let mut samples = Vec::new();
+                snapshot.samples_in(from_ts, to_ts, &mut samples);
+                samples.last().copied().map(|last| (snapshot.labels, last))
+            })
+            .collect()
+    }
+
     pub(crate) fn snapshot(
         &self,
         select: impl Fn(&Labels) -> bool,

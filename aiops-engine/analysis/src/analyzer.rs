@@ -1,0 +1,341 @@
+//! The analysis loop's state: derive service signals from the store, run
+//! the detectors, mine logs, watch changes and alerts, and group it all
+//! into incidents. Pure: every entry point takes the time.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use aiops_core::model::AlertEvent;
+use aiops_core::{AppendedLogBatch, SeriesStore};
+use aiops_templates::{SignalsConfig, TemplatesConfig};
+use serde::Serialize;
+
+use crate::changes::ChangeWatch;
+use crate::correlate::{Correlator, CorrelatorConfig};
+use crate::derive::{self, MetricNames};
+use crate::graph::Graph;
+use crate::incident::Incident;
+use crate::logs::LogWatch;
+use crate::signal::{Direction, Signal, SignalKind, Weight};
+use crate::watch::{DetectorPolicy, MetricWatch};
+
+#[derive(Debug, Clone)]
+pub struct AnalysisConfig {
+    pub names: MetricNames,
+    /// Labels naming a service, in order of preference.
+    pub service_keys: Vec<String>,
+    /// Rate and quantile window: a few scrape intervals.
+    pub window_ms: i64,
+    pub detectors: DetectorPolicy,
+    pub correlator: CorrelatorConfig,
+    /// Configured dependencies (caller, callee), besides learned ones.
+    pub edges: Vec<(String, String)>,
+    pub max_watched_keys: usize,
+    pub templates: TemplatesConfig,
+    pub log_signals: SignalsConfig,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            names: MetricNames::default(),
+            service_keys: ["service", "service_name", "job", "app", "container"]
+                .map(String::from)
+                .to_vec(),
+            window_ms: 15_000,
+            detectors: DetectorPolicy::default(),
+            correlator: CorrelatorConfig::default(),
+            edges: Vec::new(),
+            max_watched_keys: 20_000,
+            templates: TemplatesConfig::default(),
+            log_signals: SignalsConfig::default(),
+        }
+    }
+}
+
+/// A service as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    pub name: String,
+    /// `healthy`, `degraded` (an active anomaly) or `down`.
+    pub health: &'static str,
+    pub active_signals: Vec<String>,
+    pub calls: Vec<String>,
+    pub called_by: Vec<String>,
+    /// Latest derived values by metric.
+    pub values: BTreeMap<String, f64>,
+}
+
+pub struct Analyzer {
+    config: AnalysisConfig,
+    metrics: MetricWatch,
+    changes: ChangeWatch,
+    logs: LogWatch,
+    graph: Graph,
+    correlator: Correlator,
+    recent: VecDeque<Signal>,
+    latest: BTreeMap<String, BTreeMap<String, f64>>,
+    down: BTreeMap<String, bool>,
+    pub evaluations: u64,
+}
+
+const RECENT_SIGNALS: usize = 2_000;
+
+impl Analyzer {
+    pub fn new(config: AnalysisConfig) -> Self {
+        let mut graph = Graph::default();
+        for (caller, callee) in &config.edges {
+            graph.add(caller, callee);
+        }
+        Analyzer {
+            metrics: MetricWatch::new(config.detectors.clone(), config.max_watched_keys),
+            changes: ChangeWatch::default(),
+            logs: LogWatch::new(config.templates.clone(), config.log_signals.clone()),
+            correlator: Correlator::new(config.correlator.clone()),
+            graph,
+            recent: VecDeque::new(),
+            latest: BTreeMap::new(),
+            down: BTreeMap::new(),
+            evaluations: 0,
+            config,
+        }
+    }
+
+    fn service_keys(&self) -> Vec<&str> {
+        self.config
+            .service_keys
+            .iter()
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// One evaluation at `now_ms`: derive, detect, correlate, resolve.
+    pub fn evaluate(&mut self, store: &SeriesStore, now_ms: i64) {
+        self.evaluations += 1;
+        let keys = self.service_keys();
+        let derived = derive::derive(
+            store,
+            &self.config.names,
+            &keys,
+            now_ms,
+            self.config.window_ms,
+        );
+        for (caller, callee) in &derived.edges {
+            self.graph.add(caller, callee);
+        }
+        for value in &derived.values {
+            let metric = match &value.peer {
+                Some(peer) => format!("{}:{peer}", value.metric),
+                None => value.metric.to_owned(),
+            };
+            self.latest
+                .entry(value.service.clone())
+                .or_default()
+                .insert(metric, value.value);
+        }
+        for fact in &derived.instances {
+            if let Some(up) = fact.up {
+                self.down.insert(fact.service.clone(), up < 0.5);
+            }
+        }
+        let mut signals = Vec::new();
+        self.changes.observe(&derived, &mut signals);
+        self.metrics.observe(&derived, &mut signals);
+        self.logs.advance(now_ms, &mut signals);
+        self.accept(signals, now_ms);
+        self.correlator.tick(&self.graph, now_ms);
+    }
+
+    /// Lines pushed to the engine.
+    pub fn observe_logs(&mut self, batch: &AppendedLogBatch, now_ms: i64) {
+        let keys: Vec<String> = self.config.service_keys.clone();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut signals = Vec::new();
+        self.logs.observe(batch, &keys, &mut signals);
+        self.accept(signals, now_ms);
+    }
+
+    /// An Alertmanager notification (already deduplicated by episode).
+    pub fn observe_alert(&mut self, alert: &AlertEvent, now_ms: i64) {
+        let get = |name: &str| {
+            alert
+                .labels
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let Some(service) = self
+            .config
+            .service_keys
+            .iter()
+            .find_map(|k| get(k).filter(|v| !v.is_empty()))
+        else {
+            return;
+        };
+        let name = get("alertname").unwrap_or("alert");
+        let severity = get("severity").unwrap_or("none");
+        let strong = matches!(severity, "critical" | "page" | "error" | "high");
+        let firing = alert.status == "firing";
+        let summary = alert
+            .annotations
+            .iter()
+            .find(|(n, _)| n == "summary" || n == "description")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let signal = Signal {
+            key: format!("{service}/alert/{}", alert.fingerprint),
+            kind: SignalKind::Alert,
+            service: service.to_owned(),
+            peer: None,
+            metric: name.to_owned(),
+            score: if strong { 1.0 } else { 0.5 },
+            direction: Direction::None,
+            weight: if strong { Weight::Strong } else { Weight::Weak },
+            onset_ms: parse_rfc3339_ms(&alert.starts_at)
+                .unwrap_or(now_ms)
+                .min(now_ms),
+            detected_ms: now_ms,
+            ended_ms: (!firing).then_some(now_ms),
+            value: None,
+            baseline: None,
+            deviation: None,
+            why: format!(
+                "alert {name} ({severity}) {}: {summary}",
+                if firing { "firing" } else { "resolved" }
+            ),
+        };
+        self.accept(vec![signal], now_ms);
+    }
+
+    fn accept(&mut self, signals: Vec<Signal>, now_ms: i64) {
+        for signal in signals {
+            if self.recent.len() >= RECENT_SIGNALS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(signal.clone());
+            self.correlator.ingest(signal, &self.graph, now_ms);
+        }
+    }
+
+    pub fn correlator(&self) -> &Correlator {
+        &self.correlator
+    }
+
+    pub fn correlator_mut(&mut self) -> &mut Correlator {
+        &mut self.correlator
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Incidents a previous run persisted.
+    pub fn restore(&mut self, incidents: Vec<Incident>) {
+        self.correlator.restore(incidents);
+    }
+
+    /// Newest first.
+    pub fn recent_signals(&self) -> impl Iterator<Item = &Signal> {
+        self.recent.iter().rev()
+    }
+
+    pub fn lines_mined(&self) -> u64 {
+        self.logs.lines_seen
+    }
+
+    pub fn watched_series(&self) -> usize {
+        self.metrics.len()
+    }
+
+    pub fn services(&self) -> Vec<ServiceView> {
+        let mut names: Vec<String> = self.latest.keys().cloned().collect();
+        for (a, b) in self.graph.edges() {
+            for s in [a, b] {
+                if !names.iter().any(|n| n == s) {
+                    names.push(s.to_owned());
+                }
+            }
+        }
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let active: Vec<String> = self
+                    .metrics
+                    .active()
+                    .filter(|s| s.service == name)
+                    .map(|s| s.key.clone())
+                    .collect();
+                let down = self.down.get(&name).copied().unwrap_or(false);
+                ServiceView {
+                    health: if down {
+                        "down"
+                    } else if active.is_empty() {
+                        "healthy"
+                    } else {
+                        "degraded"
+                    },
+                    active_signals: active,
+                    calls: self.graph.callees(&name).map(str::to_owned).collect(),
+                    called_by: self.graph.callers(&name).map(str::to_owned).collect(),
+                    values: self.latest.get(&name).cloned().unwrap_or_default(),
+                    name,
+                }
+            })
+            .collect()
+    }
+}
+
+/// `2024-01-02T03:04:05.678Z` (or with an offset) to unix milliseconds.
+fn parse_rfc3339_ms(raw: &str) -> Option<i64> {
+    let (date, time) = raw.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let (y, m, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let (clock, offset_s) = if let Some(t) = time.strip_suffix('Z') {
+        (t, 0)
+    } else {
+        let at = time.rfind(['+', '-'])?;
+        let (t, off) = time.split_at(at);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = off[1..].split_once(':')?;
+        (
+            t,
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
+        )
+    };
+    let mut c = clock.splitn(3, ':');
+    let (hh, mm): (i64, i64) = (c.next()?.parse().ok()?, c.next()?.parse().ok()?);
+    let secs: f64 = c.next()?.parse().ok()?;
+    // days from civil (Howard Hinnant's algorithm)
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hh * 3600 + mm * 60 - offset_s;
+    Some(seconds * 1000 + (secs * 1000.0).round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rfc3339_ms;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_ms("2024-01-02T03:04:05.5Z"),
+            Some(1_704_164_645_500)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2024-01-02T04:04:05.5+01:00"),
+            Some(1_704_164_645_500)
+        );
+        assert_eq!(parse_rfc3339_ms("garbage"), None);
+    }
+}
