@@ -1,1 +1,124 @@
-//! Incidents persisted.
+//! Incidents persisted, so that an engine restart loses none and duplicates
+//! none: SQLite file by default, PostgreSQL when configured.
+//!
+//! Each incident is a few queryable columns plus the engine's full JSON
+//! document, which this crate stores verbatim and never interprets.
+//! Writes are ordered by the engine's `revision`: an upsert that does not
+//! raise it is ignored, so a late or replayed writer cannot roll back.
+
+mod error;
+mod postgres;
+mod row;
+mod sqlite;
+
+pub use error::DbError;
+pub use row::{IncidentRow, ListFilter, MAX_LIST_LIMIT, RESOLVED, STATES, Upserted};
+
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+
+/// Handle on the incident store. Cheap to clone (pools are shared).
+#[derive(Debug, Clone)]
+pub struct IncidentDb {
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl IncidentDb {
+    /// Opens (creating if needed) and migrates the store.
+    ///
+    /// `sqlite:<path>` (e.g. `sqlite:/var/lib/aiops/incidents.db`) or
+    /// `postgres://…` / `postgresql://…`. An unreachable server is retried
+    /// for up to 10 s before failing, so a database that starts alongside
+    /// the engine does not fail its startup.
+    pub async fn connect(url: &str) -> Result<IncidentDb, DbError> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite(sqlite::connect(url).await?)
+        } else if is_postgres(url) {
+            Backend::Postgres(postgres::connect(url, None).await?)
+        } else {
+            return Err(DbError::UnsupportedUrl {
+                expected: "sqlite:<path> or postgres://...",
+            });
+        };
+        Ok(IncidentDb { backend })
+    }
+
+    /// PostgreSQL confined to `schema` (created if missing, set as the
+    /// `search_path` of every pooled connection), so several engines or
+    /// tests can share one database. `schema` must match `[a-z_][a-z0-9_]*`.
+    pub async fn connect_with_schema(url: &str, schema: &str) -> Result<IncidentDb, DbError> {
+        if !is_postgres(url) {
+            return Err(DbError::UnsupportedUrl {
+                expected: "postgres://... (schemas are a postgres feature)",
+            });
+        }
+        let pool = postgres::connect(url, Some(schema)).await?;
+        Ok(IncidentDb {
+            backend: Backend::Postgres(pool),
+        })
+    }
+
+    /// Inserts the incident, or replaces the stored one if `row.revision` is
+    /// higher; otherwise leaves it untouched and returns [`Upserted::Stale`].
+    pub async fn upsert(&self, row: &IncidentRow) -> Result<Upserted, DbError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::upsert(pool, row).await,
+            Backend::Postgres(pool) => postgres::upsert(pool, row).await,
+        }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<IncidentRow>, DbError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::get(pool, id).await,
+            Backend::Postgres(pool) => postgres::get(pool, id).await,
+        }
+    }
+
+    /// Incidents matching `filter`, newest opened first (ties by id, descending).
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<IncidentRow>, DbError> {
+        filter.validate()?;
+        if filter.matches_nothing() {
+            return Ok(Vec::new());
+        }
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::list(pool, filter).await,
+            Backend::Postgres(pool) => postgres::list(pool, filter).await,
+        }
+    }
+
+    /// Every incident not yet resolved, oldest opened first: what a restarted
+    /// engine loads back. Deliberately unpaginated — the engine needs all of them.
+    pub async fn unresolved(&self) -> Result<Vec<IncidentRow>, DbError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::unresolved(pool).await,
+            Backend::Postgres(pool) => postgres::unresolved(pool).await,
+        }
+    }
+
+    /// Waits for in-flight queries and closes every connection (for SQLite
+    /// this also checkpoints the WAL). Clones of this handle become unusable.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
