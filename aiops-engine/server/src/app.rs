@@ -8,7 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
-use crate::routes::{alertmanager, health, loki, query, write};
+use crate::routes::{alertmanager, health, incidents, loki, query, write};
 use crate::scrape;
 use crate::state::AppState;
 use crate::telemetry;
@@ -29,6 +29,13 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/query_range",
             get(query::query_range).post(query::query_range),
         )
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::get))
+        .route("/api/v1/incidents/{id}/acknowledge", post(incidents::acknowledge))
+        .route("/api/v1/incidents/{id}/mitigate", post(incidents::mitigate))
+        .route("/api/v1/incidents/{id}/resolve", post(incidents::resolve))
+        .route("/api/v1/signals", get(incidents::signals))
+        .route("/api/v1/services", get(incidents::services))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(64 * 1024));
@@ -51,10 +58,14 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    crate::analysis::connect_incidents(&state)
+        .await
+        .map_err(std::io::Error::other)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scrapers = scrape::spawn_all(&state, stop_rx.clone());
+    let analysis = crate::analysis::spawn(&state, stop_rx.clone());
     let compactor = tokio::spawn(compact_loop(state.clone(), stop_rx));
-    let served = axum::serve(listener, app(state))
+    let served = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(true);
@@ -62,6 +73,13 @@ pub async fn run(
         let _ = task.await;
     }
     let _ = compactor.await;
+    for task in analysis {
+        let _ = task.await;
+    }
+    crate::analysis::persist_changed(&state).await;
+    if let Some(db) = state.incident_db.get() {
+        db.close().await;
+    }
     served
 }
 

@@ -2,6 +2,7 @@
 //! scraping, and the engine's own telemetry. The algorithms and the store
 //! live in `aiops-core`; the wire formats in `aiops-ingest`.
 
+pub mod analysis;
 pub mod app;
 pub mod auth;
 pub mod config;

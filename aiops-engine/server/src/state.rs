@@ -1,7 +1,11 @@
 //! What every handler shares: the stores, the limits, the metrics, the
 //! ingest slots that bound concurrent decoding.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use aiops_analysis::{AnalysisConfig, Analyzer};
+use aiops_incident_db::IncidentDb;
+use parking_lot::Mutex;
 
 use aiops_core::{
     AlertStore, AlertStoreConfig, LogStore, LogStoreConfig, SeriesStore, StoreConfig,
@@ -22,6 +26,10 @@ pub struct AppState {
     pub auth: IngestAuth,
     pub ingest_slots: Arc<Semaphore>,
     pub clock: Arc<dyn Clock>,
+    /// Detection and incidents; short synchronous sections only.
+    pub analysis: Arc<Mutex<Analyzer>>,
+    /// Where incidents persist; set by `app::run` once connected.
+    pub incident_db: Arc<OnceLock<IncidentDb>>,
 }
 
 /// The wall clock, behind a trait so tests can pin time.
@@ -66,7 +74,18 @@ impl AppState {
             logs: logs.clone(),
             alerts: alerts.clone(),
         }));
+        let analysis = AnalysisConfig {
+            window_ms: analysis_window_ms(&config),
+            correlator: aiops_analysis::CorrelatorConfig {
+                resolve_after_ms: i64::try_from(config.incidents.resolve_after.as_millis())
+                    .unwrap_or(i64::MAX),
+                ..aiops_analysis::CorrelatorConfig::default()
+            },
+            ..AnalysisConfig::default()
+        };
         Self {
+            analysis: Arc::new(Mutex::new(Analyzer::new(analysis))),
+            incident_db: Arc::new(OnceLock::new()),
             auth: IngestAuth::new(&config.ingest_tokens),
             ingest_slots: Arc::new(Semaphore::new(config.max_inflight_ingest)),
             config: Arc::new(config),
@@ -77,4 +96,11 @@ impl AppState {
             clock,
         }
     }
+}
+
+/// Rates and quantiles over three evaluations: short enough to see a fault
+/// within two, long enough to hold two scrapes.
+fn analysis_window_ms(config: &Config) -> i64 {
+    let evaluation = config.incidents.evaluation_interval.max(config.scrape.interval);
+    i64::try_from(evaluation.as_millis() * 3).unwrap_or(i64::MAX)
 }

@@ -81,6 +81,10 @@ fn start_engine(dir: &std::path::Path) -> (Process, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_aiops"))
         .args(["serve", "--config", config])
         .env("AIOPS_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "AIOPS_DATABASE",
+            format!("sqlite:{}", dir.join("incidents.db").display()),
+        )
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()

@@ -19,7 +19,15 @@ pub async fn webhook(
     let _slot = admit(&state, ENDPOINT, &headers).await?;
     let events = aiops_ingest::decode_alertmanager(&body, &state.config.limits)
         .inspect_err(|e| state.metrics.reject(ENDPOINT, e.reason()))?;
-    let outcome = state.alerts.record(events, state.clock.now_ms());
+    let now = state.clock.now_ms();
+    {
+        // the correlator keys alerts by fingerprint, so a redelivery is an update
+        let mut analysis = state.analysis.lock();
+        for event in &events {
+            analysis.observe_alert(event, now);
+        }
+    }
+    let outcome = state.alerts.record(events, now);
     state
         .metrics
         .alerts_received

@@ -2,6 +2,7 @@
 
 pub mod alertmanager;
 pub mod health;
+pub mod incidents;
 pub mod loki;
 pub mod query;
 pub mod write;

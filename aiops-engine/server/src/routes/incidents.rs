@@ -1,0 +1,276 @@
+//! The incident API: list, get, acknowledge, mitigate, resolve; the recent
+//! signals; the services with their health and dependencies. Answers in the
+//! `{"status":"success","data":...}` envelope of the rest of `/api/v1`.
+
+use aiops_analysis::{Incident, LifecycleError};
+use aiops_incident_db::IncidentRow;
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+const MAX_ID_LEN: usize = 128;
+
+/// One error type for these endpoints, mapped to a status and a JSON reason.
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    NotFound(String),
+    Conflict(String),
+    Storage(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, message) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_data", m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
+            ApiError::Storage(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+        };
+        (
+            status,
+            Json(json!({"status": "error", "errorType": kind, "error": message})),
+        )
+            .into_response()
+    }
+}
+
+fn params(query: Option<String>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn limit(params: &[(String, String)]) -> Result<usize, ApiError> {
+    match param(params, "limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("limit must be 1 to {MAX_LIMIT}, got {raw:?}"))
+            }),
+    }
+}
+
+/// The incident as the API shows it: the stored document plus readable times.
+fn view(incident: &Incident) -> Value {
+    let mut value = serde_json::to_value(incident).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("opened_at".into(), json!(rfc3339(incident.opened_at_ms)));
+        if let Some(resolved) = incident.resolved_at_ms {
+            map.insert("resolved_at".into(), json!(rfc3339(resolved)));
+        }
+    }
+    value
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+pub fn row(incident: &Incident) -> IncidentRow {
+    IncidentRow {
+        id: incident.id.clone(),
+        state: incident.state.as_str().to_owned(),
+        opened_at_ms: incident.opened_at_ms,
+        updated_at_ms: incident.updated_at_ms,
+        resolved_at_ms: incident.resolved_at_ms,
+        services: incident.services.clone(),
+        revision: incident.revision,
+        document: serde_json::to_value(incident).unwrap_or(Value::Null),
+    }
+}
+
+fn check_state(raw: &str) -> Result<(), ApiError> {
+    if aiops_incident_db::STATES.contains(&raw) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "state must be one of {}, got {raw:?}",
+            aiops_incident_db::STATES.join(", ")
+        )))
+    }
+}
+
+/// `GET /api/v1/incidents?state=&service=&limit=`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = params(query);
+    let limit = limit(&params)?;
+    let wanted_state = param(&params, "state");
+    if let Some(s) = wanted_state {
+        check_state(s)?;
+    }
+    let service = param(&params, "service");
+    let analysis = state.analysis.lock();
+    let data: Vec<Value> = analysis
+        .correlator()
+        .incidents()
+        .iter()
+        .rev()
+        .filter(|i| wanted_state.is_none_or(|s| i.state.as_str() == s))
+        .filter(|i| service.is_none_or(|s| i.services.iter().any(|x| x == s)))
+        .take(limit)
+        .map(view)
+        .collect();
+    Ok(Json(json!({"status": "success", "data": data})))
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(ApiError::BadRequest(format!(
+            "an incident id is 1 to {MAX_ID_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/incidents/{id}`: from memory, else from the database
+/// (resolved incidents the engine no longer keeps in memory).
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    if let Some(incident) = state.analysis.lock().correlator().get(&id) {
+        return Ok(Json(json!({"status": "success", "data": view(incident)})));
+    }
+    if let Some(db) = state.incident_db.get() {
+        let stored = db
+            .get(&id)
+            .await
+            .map_err(|e| ApiError::Storage(e.to_string()))?;
+        if let Some(row) = stored
+            && let Ok(incident) = serde_json::from_value::<Incident>(row.document)
+        {
+            return Ok(Json(json!({"status": "success", "data": view(&incident)})));
+        }
+    }
+    Err(ApiError::NotFound(format!("no incident {id:?}")))
+}
+
+#[derive(Clone, Copy)]
+pub enum Transition {
+    Acknowledge,
+    Mitigate,
+    Resolve,
+}
+
+/// `POST /api/v1/incidents/{id}/{acknowledge|mitigate|resolve}`, with an
+/// optional JSON body `{"by": "name"}` recorded in the timeline.
+pub async fn transition(
+    state: AppState,
+    id: String,
+    body: axum::body::Bytes,
+    to: Transition,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    let by = actor(&body)?;
+    let now = state.clock.now_ms();
+    let updated = {
+        let mut analysis = state.analysis.lock();
+        let correlator = analysis.correlator_mut();
+        let result = match to {
+            Transition::Acknowledge => correlator.acknowledge(&id, &by, now),
+            Transition::Mitigate => correlator.mitigate(&id, &by, now),
+            Transition::Resolve => correlator.resolve(&id, &by, now),
+        };
+        match result {
+            Ok(incident) => incident.clone(),
+            Err(LifecycleError::NotFound) => {
+                return Err(ApiError::NotFound(format!(
+                    "no open incident {id:?} (resolved incidents are kept in memory for a while, then only in the database)"
+                )));
+            }
+            Err(e) => return Err(ApiError::Conflict(e.to_string())),
+        }
+    };
+    if let Some(db) = state.incident_db.get() {
+        db.upsert(&row(&updated))
+            .await
+            .map_err(|e| ApiError::Storage(e.to_string()))?;
+    }
+    Ok(Json(json!({"status": "success", "data": view(&updated)})))
+}
+
+fn actor(body: &[u8]) -> Result<String, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok("api".into());
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
+    match value.get("by") {
+        None => Ok("api".into()),
+        Some(Value::String(by)) if !by.is_empty() && by.len() <= 128 => Ok(by.clone()),
+        Some(_) => Err(ApiError::BadRequest(
+            "\"by\" must be a string of 1 to 128 characters".into(),
+        )),
+    }
+}
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    transition(state, id, body, Transition::Acknowledge).await
+}
+
+pub async fn mitigate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    transition(state, id, body, Transition::Mitigate).await
+}
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    transition(state, id, body, Transition::Resolve).await
+}
+
+/// `GET /api/v1/signals?service=&limit=`: what the detectors said, newest first.
+pub async fn signals(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = params(query);
+    let limit = limit(&params)?;
+    let service = param(&params, "service");
+    let analysis = state.analysis.lock();
+    let data: Vec<Value> = analysis
+        .recent_signals()
+        .filter(|s| service.is_none_or(|x| s.service == x))
+        .take(limit)
+        .filter_map(|s| serde_json::to_value(s).ok())
+        .collect();
+    Ok(Json(json!({"status": "success", "data": data})))
+}
+
+/// `GET /api/v1/services`: health, active signals, dependencies, latest values.
+pub async fn services(State(state): State<AppState>) -> Json<Value> {
+    let services = state.analysis.lock().services();
+    Json(json!({"status": "success", "data": services}))
+}

@@ -1,0 +1,123 @@
+//! The incident API in memory: an Alertmanager alert opens an incident;
+//! list, get, acknowledge, resolve; hostile parameters and bodies get a
+//! clear 4xx; a redelivered alert opens nothing new.
+
+use std::sync::Arc;
+
+use aiops_server::app::app;
+use aiops_server::config::Config;
+use aiops_server::state::{AppState, Clock};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct FixedClock;
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        1_700_000_000_000
+    }
+}
+
+async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_owned()))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, json)
+}
+
+const ALERT: &str = r#"{"version":"4","groupKey":"{}:{alertname=\"ShopServiceDown\"}","truncatedAlerts":0,"status":"firing","receiver":"aiops",
+  "groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am:9093",
+  "alerts":[{"status":"firing","labels":{"alertname":"ShopServiceDown","service":"payments","severity":"critical"},"annotations":{"summary":"payments is down"},
+  "startsAt":"2023-11-14T22:12:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom/graph","fingerprint":"0123456789abcdef"}]}"#;
+
+#[tokio::test]
+async fn an_alert_opens_an_incident_that_people_can_work_on() {
+    let config = Config::parse("", &std::collections::HashMap::new()).expect("config");
+    let app = app(AppState::with_clock(config, Arc::new(FixedClock)));
+    let (status, _) = send(&app, "GET", "/api/v1/incidents", "").await;
+    assert_eq!(status, StatusCode::OK);
+
+    for _ in 0..2 {
+        let (status, _) = send(&app, "POST", "/api/v1/alerts/alertmanager", ALERT).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, list) = send(&app, "GET", "/api/v1/incidents", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let data = list["data"].as_array().expect("data");
+    assert_eq!(data.len(), 1, "a redelivery opens nothing new: {list}");
+    let incident = &data[0];
+    assert_eq!(incident["state"], "open");
+    assert_eq!(incident["services"][0], "payments");
+    assert_eq!(incident["root_cause"][0]["service"], "payments");
+    assert!(incident["opened_at"].as_str().is_some_and(|t| t.starts_with("2023-11-14T22")));
+    assert!(!incident["signals"][0]["reason"].as_str().unwrap_or("").is_empty());
+    let id = incident["id"].as_str().expect("id").to_owned();
+
+    let (status, one) = send(&app, "GET", &format!("/api/v1/incidents/{id}"), "").await;
+    assert_eq!((status, one["data"]["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+
+    let (status, acked) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        r#"{"by":"alice"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{acked}");
+    assert_eq!(acked["data"]["state"], "acknowledged");
+    let timeline = acked["data"]["timeline"].as_array().expect("timeline");
+    assert!(timeline.iter().any(|e| e["detail"] == "acknowledged by alice"));
+
+    let (status, resolved) =
+        send(&app, "POST", &format!("/api/v1/incidents/{id}/resolve"), "").await;
+    assert_eq!((status, &resolved["data"]["state"]), (StatusCode::OK, &Value::from("resolved")));
+    let (status, err) =
+        send(&app, "POST", &format!("/api/v1/incidents/{id}/acknowledge"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert!(err["error"].as_str().is_some_and(|e| e.contains("resolved")));
+
+    let (status, filtered) = send(&app, "GET", "/api/v1/incidents?state=open", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(filtered["data"].as_array().map(Vec::len), Some(0));
+
+    let (status, signals) = send(&app, "GET", "/api/v1/signals?service=payments", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(signals["data"][0]["kind"], "alert");
+    let (status, _) = send(&app, "GET", "/api/v1/services", "").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn hostile_requests_get_a_clear_4xx() {
+    let config = Config::parse("", &std::collections::HashMap::new()).expect("config");
+    let app = app(AppState::with_clock(config, Arc::new(FixedClock)));
+    let long_id = "x".repeat(500);
+    for (method, uri, body, expected, needle) in [
+        ("GET", "/api/v1/incidents?limit=0", "", StatusCode::BAD_REQUEST, "limit"),
+        ("GET", "/api/v1/incidents?limit=99999999999999999999", "", StatusCode::BAD_REQUEST, "limit"),
+        ("GET", "/api/v1/incidents?state=exploded", "", StatusCode::BAD_REQUEST, "state"),
+        ("GET", "/api/v1/incidents/nope", "", StatusCode::NOT_FOUND, "nope"),
+        ("GET", &format!("/api/v1/incidents/{long_id}"), "", StatusCode::BAD_REQUEST, "id"),
+        ("POST", "/api/v1/incidents/nope/resolve", "", StatusCode::NOT_FOUND, "no open incident"),
+        ("POST", "/api/v1/incidents/nope/acknowledge", "{", StatusCode::BAD_REQUEST, "json"),
+        ("POST", "/api/v1/incidents/nope/acknowledge", r#"{"by":7}"#, StatusCode::BAD_REQUEST, "by"),
+        ("GET", "/api/v1/signals?limit=-1", "", StatusCode::BAD_REQUEST, "limit"),
+    ] {
+        let (status, body) = send(&app, method, uri, body).await;
+        assert_eq!(status, expected, "{method} {uri}: {body}");
+        assert_eq!(body["status"], "error", "{uri}");
+        let error = body["error"].as_str().unwrap_or("").to_lowercase();
+        assert!(error.contains(needle), "{uri}: {error}");
+    }
+}
