@@ -11,6 +11,7 @@ pub mod graph;
 pub mod incident;
 pub mod logs;
 pub mod rank;
+pub mod rules;
 pub mod signal;
 pub mod watch;
 
@@ -18,4 +19,5 @@ pub use analyzer::{AnalysisConfig, Analyzer, ServiceView};
 pub use correlate::{Correlator, CorrelatorConfig, LifecycleError};
 pub use graph::Graph;
 pub use incident::{Cause, Incident, IncidentState, Member, TimelineEntry};
+pub use rules::RulesFile;
 pub use signal::{Direction, Signal, SignalKind, Weight};

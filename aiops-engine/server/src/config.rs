@@ -67,6 +67,8 @@ pub struct IncidentsConfig {
     pub evaluation_interval: Duration,
     /// An incident with no active signal for this long is resolved.
     pub resolve_after: Duration,
+    /// Detector settings, metric names, dependencies (`rules/detectors.yaml`).
+    pub rules: Option<aiops_analysis::RulesFile>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +115,7 @@ struct RawIncidents {
     database: Option<String>,
     evaluation_interval: Option<String>,
     resolve_after: Option<String>,
+    rules: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,9 +200,33 @@ fn bounded(
     }
 }
 
+/// Reads and checks a rules file; every error names the file and the entry.
+fn load_rules(path: &str) -> Result<aiops_analysis::RulesFile, ConfigError> {
+    let field = "incidents.rules";
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(field, format!("cannot read {path}: {e}")))?;
+    let rules: aiops_analysis::RulesFile = serde_saphyr::from_str(&text)
+        .map_err(|e| ConfigError::new(field, format!("{path}: {e}")))?;
+    rules
+        .clone()
+        .apply(&mut aiops_analysis::AnalysisConfig::default())
+        .map_err(|e| ConfigError::new(field, format!("{path}: {e}")))?;
+    Ok(rules)
+}
+
 impl Config {
     /// Parses YAML text, applies environment overrides, validates.
     pub fn parse(yaml: &str, env: &dyn EnvSource) -> Result<Config, ConfigError> {
+        Self::parse_in(yaml, env, None)
+    }
+
+    /// [`Config::parse`] for a file in `base`: relative paths in it (the
+    /// rules file) are read relative to the file, not to the working directory.
+    pub fn parse_in(
+        yaml: &str,
+        env: &dyn EnvSource,
+        base: Option<&std::path::Path>,
+    ) -> Result<Config, ConfigError> {
         let raw: RawConfig = if yaml.trim().is_empty() {
             RawConfig::default()
         } else {
@@ -404,6 +431,18 @@ impl Config {
             Duration::from_secs(1),
             Duration::from_secs(7 * 86_400),
         )?;
+        let rules = match env.var("AIOPS_RULES").or(raw.incidents.rules) {
+            None => None,
+            Some(path) => {
+                let path = match base {
+                    Some(base) if std::path::Path::new(&path).is_relative() => {
+                        base.join(&path).display().to_string()
+                    }
+                    _ => path,
+                };
+                Some(load_rules(&path)?)
+            }
+        };
         Ok(Config {
             listen,
             ingest_tokens,
@@ -421,6 +460,7 @@ impl Config {
                 database,
                 evaluation_interval,
                 resolve_after,
+                rules,
             },
         })
     }
@@ -429,7 +469,7 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))
         })?;
-        Self::parse(&text, env)
+        Self::parse_in(&text, env, path.parent())
     }
 }
 
@@ -448,9 +488,42 @@ mod tests {
     #[test]
     fn the_sample_config_is_valid() {
         let text = include_str!("../../../aiops.example.yaml");
-        let config = Config::parse(text, &env(&[])).expect("sample config");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let config = Config::parse_in(text, &env(&[]), Some(&root)).expect("sample config");
+        assert!(config.incidents.rules.is_some());
         assert_eq!(config.listen.port(), 9800);
         assert_eq!(config.retention, Duration::from_secs(3 * 3600));
+    }
+
+    #[test]
+    fn the_shipped_detector_rules_are_valid_and_bad_ones_are_refused() {
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/detectors.yaml");
+        let config = Config::parse(&format!("incidents: {{rules: {shipped}}}"), &env(&[]))
+            .expect("rules/detectors.yaml");
+        assert!(
+            config
+                .incidents
+                .rules
+                .is_some_and(|r| !r.detectors.is_empty())
+        );
+        let dir = std::env::temp_dir().join(format!("aiops-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        for (text, needle) in [
+            ("detectors: [{signal: error_ratio, window: 1}]", "window"),
+            ("detectors: [{signal: error_ratio, typo: 1}]", "typo"),
+            ("dependencies: [{caller: a, callee: a}]", "dependencies[0]"),
+            ("detectors: {", "rules"),
+        ] {
+            let path = dir.join("rules.yaml");
+            std::fs::write(&path, text).expect("write");
+            let err = Config::parse(
+                &format!("incidents: {{rules: {}}}", path.display()),
+                &env(&[]),
+            )
+            .expect_err(text);
+            assert_eq!(err.field, "incidents.rules");
+            assert!(err.reason.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]
@@ -489,6 +562,10 @@ mod tests {
             ("ingest: {max_body_bytes: 5}", "ingest.max_body_bytes"),
             ("incidents: {database: 'mysql://x'}", "incidents.database"),
             ("incidents: {resolve_after: 0s}", "incidents.resolve_after"),
+            (
+                "incidents: {rules: /nonexistent/rules.yaml}",
+                "incidents.rules",
+            ),
             ("bogus: 1", "(file)"),
             ("listen: [1, 2", "(file)"),
         ] {

@@ -74,7 +74,7 @@ impl AppState {
             logs: logs.clone(),
             alerts: alerts.clone(),
         }));
-        let analysis = AnalysisConfig {
+        let mut analysis = AnalysisConfig {
             window_ms: analysis_window_ms(&config),
             correlator: aiops_analysis::CorrelatorConfig {
                 resolve_after_ms: i64::try_from(config.incidents.resolve_after.as_millis())
@@ -83,6 +83,13 @@ impl AppState {
             },
             ..AnalysisConfig::default()
         };
+        if let Some(rules) = config.incidents.rules.clone()
+            && let Err(e) = rules.apply(&mut analysis)
+        {
+            // Config::parse checked the file, so this cannot happen with a
+            // parsed config; say so rather than run with half the rules
+            tracing::error!(error = %e, "detector rules not applied");
+        }
         Self {
             analysis: Arc::new(Mutex::new(Analyzer::new(analysis))),
             incident_db: Arc::new(OnceLock::new()),
@@ -101,6 +108,9 @@ impl AppState {
 /// Rates and quantiles over three evaluations: short enough to see a fault
 /// within two, long enough to hold two scrapes.
 fn analysis_window_ms(config: &Config) -> i64 {
-    let evaluation = config.incidents.evaluation_interval.max(config.scrape.interval);
+    let evaluation = config
+        .incidents
+        .evaluation_interval
+        .max(config.scrape.interval);
     i64::try_from(evaluation.as_millis() * 3).unwrap_or(i64::MAX)
 }
