@@ -43,10 +43,16 @@ pub async fn connect_incidents(state: &AppState) -> Result<(), String> {
     for row in rows {
         match serde_json::from_value::<Incident>(row.document) {
             Ok(incident) => restored.push(incident),
-            Err(e) => tracing::warn!(id = %row.id, error = %e, "stored incident not readable; left in the database"),
+            Err(e) => {
+                tracing::warn!(id = %row.id, error = %e, "stored incident not readable; left in the database")
+            }
         }
     }
-    tracing::info!(backend = db.backend(), restored = restored.len(), "incidents database connected");
+    tracing::info!(
+        backend = db.backend(),
+        restored = restored.len(),
+        "incidents database connected"
+    );
     state.analysis.lock().restore(restored);
     let _ = state.incident_db.set(db);
     Ok(())

@@ -31,7 +31,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::get))
-        .route("/api/v1/incidents/{id}/acknowledge", post(incidents::acknowledge))
+        .route(
+            "/api/v1/incidents/{id}/acknowledge",
+            post(incidents::acknowledge),
+        )
         .route("/api/v1/incidents/{id}/mitigate", post(incidents::mitigate))
         .route("/api/v1/incidents/{id}/resolve", post(incidents::resolve))
         .route("/api/v1/signals", get(incidents::signals))

@@ -31,7 +31,12 @@ async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode,
         .expect("request");
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, json)
 }
@@ -60,12 +65,24 @@ async fn an_alert_opens_an_incident_that_people_can_work_on() {
     assert_eq!(incident["state"], "open");
     assert_eq!(incident["services"][0], "payments");
     assert_eq!(incident["root_cause"][0]["service"], "payments");
-    assert!(incident["opened_at"].as_str().is_some_and(|t| t.starts_with("2023-11-14T22")));
-    assert!(!incident["signals"][0]["reason"].as_str().unwrap_or("").is_empty());
+    assert!(
+        incident["opened_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2023-11-14T22"))
+    );
+    assert!(
+        !incident["signals"][0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
+    );
     let id = incident["id"].as_str().expect("id").to_owned();
 
     let (status, one) = send(&app, "GET", &format!("/api/v1/incidents/{id}"), "").await;
-    assert_eq!((status, one["data"]["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+    assert_eq!(
+        (status, one["data"]["id"].as_str()),
+        (StatusCode::OK, Some(id.as_str()))
+    );
 
     let (status, acked) = send(
         &app,
@@ -77,15 +94,31 @@ async fn an_alert_opens_an_incident_that_people_can_work_on() {
     assert_eq!(status, StatusCode::OK, "{acked}");
     assert_eq!(acked["data"]["state"], "acknowledged");
     let timeline = acked["data"]["timeline"].as_array().expect("timeline");
-    assert!(timeline.iter().any(|e| e["detail"] == "acknowledged by alice"));
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e["detail"] == "acknowledged by alice")
+    );
 
     let (status, resolved) =
         send(&app, "POST", &format!("/api/v1/incidents/{id}/resolve"), "").await;
-    assert_eq!((status, &resolved["data"]["state"]), (StatusCode::OK, &Value::from("resolved")));
-    let (status, err) =
-        send(&app, "POST", &format!("/api/v1/incidents/{id}/acknowledge"), "").await;
+    assert_eq!(
+        (status, &resolved["data"]["state"]),
+        (StatusCode::OK, &Value::from("resolved"))
+    );
+    let (status, err) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        "",
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
-    assert!(err["error"].as_str().is_some_and(|e| e.contains("resolved")));
+    assert!(
+        err["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("resolved"))
+    );
 
     let (status, filtered) = send(&app, "GET", "/api/v1/incidents?state=open", "").await;
     assert_eq!(status, StatusCode::OK);
@@ -104,15 +137,69 @@ async fn hostile_requests_get_a_clear_4xx() {
     let app = app(AppState::with_clock(config, Arc::new(FixedClock)));
     let long_id = "x".repeat(500);
     for (method, uri, body, expected, needle) in [
-        ("GET", "/api/v1/incidents?limit=0", "", StatusCode::BAD_REQUEST, "limit"),
-        ("GET", "/api/v1/incidents?limit=99999999999999999999", "", StatusCode::BAD_REQUEST, "limit"),
-        ("GET", "/api/v1/incidents?state=exploded", "", StatusCode::BAD_REQUEST, "state"),
-        ("GET", "/api/v1/incidents/nope", "", StatusCode::NOT_FOUND, "nope"),
-        ("GET", &format!("/api/v1/incidents/{long_id}"), "", StatusCode::BAD_REQUEST, "id"),
-        ("POST", "/api/v1/incidents/nope/resolve", "", StatusCode::NOT_FOUND, "no open incident"),
-        ("POST", "/api/v1/incidents/nope/acknowledge", "{", StatusCode::BAD_REQUEST, "json"),
-        ("POST", "/api/v1/incidents/nope/acknowledge", r#"{"by":7}"#, StatusCode::BAD_REQUEST, "by"),
-        ("GET", "/api/v1/signals?limit=-1", "", StatusCode::BAD_REQUEST, "limit"),
+        (
+            "GET",
+            "/api/v1/incidents?limit=0",
+            "",
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
+        (
+            "GET",
+            "/api/v1/incidents?limit=99999999999999999999",
+            "",
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
+        (
+            "GET",
+            "/api/v1/incidents?state=exploded",
+            "",
+            StatusCode::BAD_REQUEST,
+            "state",
+        ),
+        (
+            "GET",
+            "/api/v1/incidents/nope",
+            "",
+            StatusCode::NOT_FOUND,
+            "nope",
+        ),
+        (
+            "GET",
+            &format!("/api/v1/incidents/{long_id}"),
+            "",
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+        (
+            "POST",
+            "/api/v1/incidents/nope/resolve",
+            "",
+            StatusCode::NOT_FOUND,
+            "no open incident",
+        ),
+        (
+            "POST",
+            "/api/v1/incidents/nope/acknowledge",
+            "{",
+            StatusCode::BAD_REQUEST,
+            "json",
+        ),
+        (
+            "POST",
+            "/api/v1/incidents/nope/acknowledge",
+            r#"{"by":7}"#,
+            StatusCode::BAD_REQUEST,
+            "by",
+        ),
+        (
+            "GET",
+            "/api/v1/signals?limit=-1",
+            "",
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
     ] {
         let (status, body) = send(&app, method, uri, body).await;
         assert_eq!(status, expected, "{method} {uri}: {body}");
