@@ -21,12 +21,30 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Runs the engine with the reference shop and its load generator as
+    /// supervised children, wired together; optionally a game day (--chaos).
+    Demo {
+        #[command(flatten)]
+        args: aiops_server::demo::DemoArgs,
+    },
+    /// Internal to `demo`: starts a child that stops when the demo dies.
+    #[command(name = "demo-child", hide = true)]
+    DemoChild {
+        #[arg(long)]
+        parent: i32,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve(config),
+        Command::Demo { args } => std::process::exit(aiops_server::demo::main(&args)),
+        Command::DemoChild { parent, command } => {
+            std::process::exit(aiops_server::demo::exec_child(parent, &command))
+        }
     }
 }
 
