@@ -118,7 +118,17 @@ pub fn derive(
         names.start_time.as_str(),
         names.up.as_str(),
     ];
-    let series = store.read_by_name(&wanted, from, now_ms);
+    // Read further back than the window to tell a counter that appeared
+    // inside the window (its first increments, e.g. the first 500s of a
+    // fault, which `rate` alone would miss) from one that was there before.
+    let series = store.read_by_name(&wanted, from - 3 * window_ms, now_ms);
+    let mut seen_before: BTreeMap<&str, bool> = BTreeMap::new();
+    for (labels, samples) in &series {
+        if let Some(service) = service_of(labels, service_keys) {
+            let before = samples.first().is_some_and(|(ts, _)| *ts < from);
+            *seen_before.entry(service).or_default() |= before;
+        }
+    }
 
     let mut acc: BTreeMap<(String, Option<String>), Acc> = BTreeMap::new();
     let mut facts: BTreeMap<(String, String), InstanceFacts> = BTreeMap::new();
@@ -509,6 +519,52 @@ mod tests {
             .unwrap();
         assert_eq!(fact.version.as_deref(), Some("1.2.3"));
         assert_eq!(fact.up, Some(0.0));
+    }
+
+    #[test]
+    fn a_counter_born_inside_the_window_counts_from_zero() {
+        // the first 500s of a fault create a new series: its first value
+        // is an increase, not a starting point
+        let store = SeriesStore::new(StoreConfig::default());
+        let count = "http_server_request_duration_seconds_count";
+        let ok: Vec<(i64, f64)> = (0..20).map(|i| (T0 + i * 5_000, 10.0 * i as f64)).collect();
+        let errors = [(T0 + 90_000, 4.0), (T0 + 95_000, 8.0)];
+        let batch = SampleBatch {
+            series: vec![
+                series(
+                    &[
+                        ("__name__", count),
+                        ("job", "payments"),
+                        ("http_response_status_code", "200"),
+                    ],
+                    &ok,
+                ),
+                series(
+                    &[
+                        ("__name__", count),
+                        ("job", "payments"),
+                        ("http_response_status_code", "500"),
+                    ],
+                    &errors,
+                ),
+            ],
+            ..Default::default()
+        };
+        store.append(&batch, T0 + 95_000);
+        let d = derive(
+            &store,
+            &MetricNames::default(),
+            &DEFAULT_SERVICE_KEYS,
+            T0 + 95_000,
+            15_000,
+        );
+        let ratio = d
+            .values
+            .iter()
+            .find(|v| v.key() == "payments/error_ratio")
+            .unwrap()
+            .value;
+        assert!(ratio > 0.2, "the new 500 series counts: {ratio}");
     }
 
     #[test]
