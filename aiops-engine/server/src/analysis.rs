@@ -65,15 +65,41 @@ pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()
     ]
 }
 
+/// After a scrape lands, wait this long for the rest of its round (targets
+/// are scraped concurrently) before evaluating.
+const SCRAPE_ROUND_SETTLE: Duration = Duration::from_millis(300);
+
+/// Evaluates after every scrape round (at most twice per interval), and on
+/// the interval when nothing is scraped (remote-write only).
 async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
-    let every = state.config.incidents.evaluation_interval;
-    let mut ticker = tokio::time::interval(every.max(Duration::from_millis(100)));
+    let every = state
+        .config
+        .incidents
+        .evaluation_interval
+        .max(Duration::from_millis(100));
+    let min_gap = every / 2;
+    let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = tokio::time::Instant::now() - every;
+    let mut last_scrape: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
-            _ = ticker.tick() => {}
+            _ = ticker.tick() => {
+                // while scrapes arrive, they set the pace
+                if last_scrape.is_some_and(|t| t.elapsed() < every * 3 / 2) {
+                    continue;
+                }
+            }
+            _ = state.scraped.notified() => {
+                last_scrape = Some(tokio::time::Instant::now());
+                tokio::time::sleep(SCRAPE_ROUND_SETTLE).await;
+                if last.elapsed() < min_gap {
+                    continue;
+                }
+            }
             _ = stop.changed() => return,
         }
+        last = tokio::time::Instant::now();
         let now = state.clock.now_ms();
         let worker = state.clone();
         let _ = tokio::task::spawn_blocking(move || {

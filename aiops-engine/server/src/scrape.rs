@@ -83,6 +83,7 @@ async fn scrape_loop(
             }
         };
         let outcome = state.series.append(&batch, now_ms);
+        state.scraped.notify_one();
         state
             .metrics
             .samples_ingested

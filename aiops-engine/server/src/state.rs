@@ -30,6 +30,9 @@ pub struct AppState {
     pub analysis: Arc<Mutex<Analyzer>>,
     /// Where incidents persist; set by `app::run` once connected.
     pub incident_db: Arc<OnceLock<IncidentDb>>,
+    /// Woken after each scrape is stored, so the analysis evaluates fresh
+    /// data at once instead of up to an interval later.
+    pub scraped: Arc<tokio::sync::Notify>,
 }
 
 /// The wall clock, behind a trait so tests can pin time.
@@ -93,6 +96,7 @@ impl AppState {
         Self {
             analysis: Arc::new(Mutex::new(Analyzer::new(analysis))),
             incident_db: Arc::new(OnceLock::new()),
+            scraped: Arc::new(tokio::sync::Notify::new()),
             auth: IngestAuth::new(&config.ingest_tokens),
             ingest_slots: Arc::new(Semaphore::new(config.max_inflight_ingest)),
             config: Arc::new(config),
