@@ -229,8 +229,8 @@ impl Analyzer {
     }
 
     /// Incidents a previous run persisted.
-    pub fn restore(&mut self, incidents: Vec<Incident>) {
-        self.correlator.restore(incidents);
+    pub fn restore(&mut self, incidents: Vec<Incident>, now_ms: i64) {
+        self.correlator.restore(incidents, now_ms);
     }
 
     /// Newest first.

@@ -66,8 +66,29 @@ impl Correlator {
 
     /// Takes back incidents a previous run persisted (a restart): new
     /// signals join them instead of opening duplicates.
-    pub fn restore(&mut self, incidents: Vec<Incident>) {
-        for incident in incidents {
+    /// Signals that were active are closed as of `now_ms`: the detectors of
+    /// this run start afresh, and an incident waiting on a signal that no
+    /// one will ever end would never resolve. A signal still firing joins
+    /// again as a new start.
+    pub fn restore(&mut self, incidents: Vec<Incident>, now_ms: i64) {
+        for mut incident in incidents {
+            if !incident.is_resolved() {
+                let mut closed = 0;
+                for member in &mut incident.signals {
+                    if member.signal.ended_ms.is_none() {
+                        member.signal.ended_ms = Some(now_ms);
+                        closed += 1;
+                    }
+                }
+                if closed > 0 {
+                    incident.last_active_ms = now_ms;
+                    incident.note(
+                        now_ms,
+                        "restored",
+                        format!("the engine restarted: {closed} active signal(s) closed; still-firing ones will join again"),
+                    );
+                }
+            }
             if !self.incidents.iter().any(|i| i.id == incident.id) {
                 self.incidents.push(incident);
             }

@@ -330,7 +330,7 @@ fn a_restart_keeps_incidents_and_opens_no_duplicate() {
     // as if persisted and loaded by a new engine process
     let json = serde_json::to_string(&saved).unwrap();
     let mut restarted = self::analyzer();
-    restarted.restore(serde_json::from_str(&json).unwrap());
+    restarted.restore(serde_json::from_str(&json).unwrap(), shop.now);
     // the new process learns the still-faulty level as its baseline, then the
     // fault gets worse: the signal joins the restored incident
     shop.run(&mut restarted, 120);

@@ -53,7 +53,8 @@ pub async fn connect_incidents(state: &AppState) -> Result<(), String> {
         restored = restored.len(),
         "incidents database connected"
     );
-    state.analysis.lock().restore(restored);
+    let now = state.clock.now_ms();
+    state.analysis.lock().restore(restored, now);
     let _ = state.incident_db.set(db);
     Ok(())
 }
