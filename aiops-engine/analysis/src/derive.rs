@@ -60,8 +60,9 @@ pub struct DerivedValue {
     pub service: String,
     pub peer: Option<String>,
     pub kind: DetectKind,
-    /// `request_rate`, `error_ratio`, `latency_p50`, `latency_p99`, `cpu`,
-    /// `memory`, `open_fds`, `up`, `peer_error_ratio`, `peer_latency_p99`.
+    /// `request_rate`, `error_ratio`, `latency_p50`, `latency_p90`,
+    /// `latency_p99` (from 100 requests in the window), `cpu`, `memory`,
+    /// `open_fds`, `up`, `peer_error_ratio`, `peer_latency_p90`.
     pub metric: &'static str,
     pub value: f64,
 }
@@ -93,6 +94,11 @@ pub struct Derived {
     pub edges: Vec<(String, String)>,
     pub instances: Vec<InstanceFacts>,
 }
+
+/// Requests a window needs before its p50/p90 latency is judged.
+pub const MIN_REQUESTS_FOR_QUANTILE: f64 = 10.0;
+/// Requests a window needs before its p99 latency is judged.
+pub const MIN_REQUESTS_FOR_P99: f64 = 100.0;
 
 /// Derives every service's values at `now_ms` from the last `window_ms`.
 pub fn derive(
@@ -217,6 +223,7 @@ pub fn derive(
             .version = Some(version.to_owned());
     }
 
+    let window_secs = window_ms as f64 / 1000.0;
     let mut derived = Derived {
         ts_ms: now_ms,
         ..Derived::default()
@@ -250,23 +257,37 @@ pub fn derive(
                 }
             }
         }
-        if client {
-            push(
-                DetectKind::PeerLatency,
-                "peer_latency_p99",
-                quantile(0.99, &a.buckets),
-            );
-        } else {
-            push(
-                DetectKind::Latency,
-                "latency_p50",
-                quantile(0.5, &a.buckets),
-            );
-            push(
-                DetectKind::Latency,
-                "latency_p99",
-                quantile(0.99, &a.buckets),
-            );
+        // A quantile is only as good as the requests behind it: at a few
+        // requests per second, p99 over a 15 s window is the single slowest
+        // request, and one slow request stays in the window for three
+        // evaluations. p99 is judged from 100 requests in the window on.
+        let observed = a.buckets.values().next_back().copied().unwrap_or(0.0) * window_secs;
+        if observed >= MIN_REQUESTS_FOR_QUANTILE {
+            if client {
+                push(
+                    DetectKind::PeerLatency,
+                    "peer_latency_p90",
+                    quantile(0.9, &a.buckets),
+                );
+            } else {
+                push(
+                    DetectKind::Latency,
+                    "latency_p50",
+                    quantile(0.5, &a.buckets),
+                );
+                push(
+                    DetectKind::Latency,
+                    "latency_p90",
+                    quantile(0.9, &a.buckets),
+                );
+                if observed >= MIN_REQUESTS_FOR_P99 {
+                    push(
+                        DetectKind::Latency,
+                        "latency_p99",
+                        quantile(0.99, &a.buckets),
+                    );
+                }
+            }
         }
         if let Some(cpu) = a.cpu {
             push(DetectKind::Cpu, "cpu", cpu);
@@ -565,6 +586,48 @@ mod tests {
             .unwrap()
             .value;
         assert!(ratio > 0.2, "the new 500 series counts: {ratio}");
+    }
+
+    #[test]
+    fn quantiles_need_enough_requests_behind_them() {
+        let store = SeriesStore::new(StoreConfig::default());
+        let bucket = "http_server_request_duration_seconds_bucket";
+        // 2 requests per second over a 15 s window: 30 requests
+        let batch = SampleBatch {
+            series: vec![
+                counter(
+                    &[("__name__", bucket), ("job", "orders"), ("le", "0.1")],
+                    2.0,
+                ),
+                counter(
+                    &[("__name__", bucket), ("job", "orders"), ("le", "+Inf")],
+                    2.0,
+                ),
+                counter(
+                    &[("__name__", bucket), ("job", "quiet"), ("le", "+Inf")],
+                    0.1,
+                ),
+            ],
+            ..Default::default()
+        };
+        store.append(&batch, T0 + 20_000);
+        let d = derive(
+            &store,
+            &MetricNames::default(),
+            &DEFAULT_SERVICE_KEYS,
+            T0 + 20_000,
+            15_000,
+        );
+        let keys: Vec<String> = d.values.iter().map(DerivedValue::key).collect();
+        assert!(keys.contains(&"orders/latency_p90".to_string()), "{keys:?}");
+        assert!(
+            !keys.contains(&"orders/latency_p99".to_string()),
+            "{keys:?}"
+        );
+        assert!(
+            !keys.iter().any(|k| k.starts_with("quiet/latency")),
+            "{keys:?}"
+        );
     }
 
     #[test]
