@@ -46,9 +46,19 @@ fn engine_config(dir: &Path, port: u16) -> std::path::PathBuf {
         .iter()
         .map(|(name, p)| format!("    - {{job: {name}, targets: ['127.0.0.1:{p}']}}\n"))
         .collect();
+    // This test is about an error fault. CI runs it beside other heavy
+    // tests on two cores, where request latency jumps for reasons of its
+    // own, so latency needs a large effect here (a quarter second) to count.
+    let rules = dir.join("detectors.yaml");
+    std::fs::write(
+        &rules,
+        "detectors:\n  - {signal: latency, warmup: 12, min_abs_effect: 0.25}\n  - {signal: peer_latency, warmup: 12, min_abs_effect: 0.25}\n  - {signal: cpu, warmup: 12, min_abs_effect: 0.5}\n",
+    )
+    .expect("rules");
     let yaml = format!(
-        "listen: 127.0.0.1:{port}\nscrape:\n  interval: 2s\n  timeout: 1s\n  jobs:\n{jobs}incidents:\n  database: sqlite:{}\n  evaluation_interval: 2s\n",
-        dir.join("incidents.db").display()
+        "listen: 127.0.0.1:{port}\nscrape:\n  interval: 2s\n  timeout: 1s\n  jobs:\n{jobs}incidents:\n  database: sqlite:{}\n  evaluation_interval: 2s\n  rules: {}\n",
+        dir.join("incidents.db").display(),
+        rules.display()
     );
     let path = dir.join("aiops.yaml");
     std::fs::write(&path, yaml).expect("config");
