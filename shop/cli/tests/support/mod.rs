@@ -19,7 +19,26 @@ pub const SERVICES: [&str; 7] = [
     "recommendation",
 ];
 
+/// A port for a service this test process spawns. Ports come from a block
+/// of 50 chosen by the process id, below the kernel's ephemeral range: an
+/// ephemeral port (bind to 0, then release) could be handed to another
+/// test running in parallel before our child binds it, and then the
+/// journey talks to someone else's service.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const BASE: u32 = 10_000;
+    const BLOCK: u32 = 50;
+    const BLOCKS: u32 = 400; // ports 10000-29999
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let block_start = BASE + (std::process::id() % BLOCKS) * BLOCK;
+    for _ in 0..BLOCK {
+        let offset = u32::from(NEXT.fetch_add(1, Ordering::Relaxed)) % BLOCK;
+        let port = u16::try_from(block_start + offset).expect("below 30000");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    // the block is full (another process shares it): fall back to the kernel
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local addr").port()
 }
