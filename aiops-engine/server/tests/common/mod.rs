@@ -5,15 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const SERVICES: [(&str, u16); 7] = [
-    ("frontend", 8080),
-    ("catalog", 8081),
-    ("cart", 8082),
-    ("orders", 8083),
-    ("checkout", 8084),
-    ("payments", 8085),
-    ("recommendation", 8086),
-];
+/// The shop's fixed ports, from the shop itself.
+pub use shop_common::ports::SERVICES;
 
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
