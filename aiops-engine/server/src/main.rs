@@ -27,6 +27,12 @@ enum Command {
         #[command(flatten)]
         args: aiops_server::demo::DemoArgs,
     },
+    /// Measures detection quality and speed on benchmark data (NAB, Loghub,
+    /// RCAEval layouts) and on the shop's own faults.
+    Eval {
+        #[command(subcommand)]
+        command: aiops_eval::cli::EvalCommand,
+    },
     /// Internal to `demo`: starts a child that stops when the demo dies.
     #[command(name = "demo-child", hide = true)]
     DemoChild {
@@ -42,6 +48,12 @@ fn main() {
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::Demo { args } => std::process::exit(aiops_server::demo::main(&args)),
+        Command::Eval { command } => {
+            if let Err(e) = aiops_eval::cli::run(command) {
+                eprintln!("aiops eval: {e:#}");
+                std::process::exit(1);
+            }
+        }
         Command::DemoChild { parent, command } => {
             std::process::exit(aiops_server::demo::exec_child(parent, &command))
         }

@@ -1,0 +1,6 @@
+//! `aiops eval`: measures the engine's detection on data in published
+//! layouts, so anyone can reproduce the numbers on data the project has
+//! never seen. Each subcommand lives in its own module; [`cli`] ties them
+//! to the `aiops` binary.
+
+pub mod cli;
