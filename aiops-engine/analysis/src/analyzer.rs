@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use aiops_core::model::AlertEvent;
 use aiops_core::{AppendedLogBatch, SeriesStore};
-use aiops_templates::{SignalsConfig, TemplatesConfig};
+use aiops_templates::{RestoreError, SignalsConfig, TemplatesConfig, TemplatesSnapshot};
 use serde::Serialize;
 
 use crate::changes::ChangeWatch;
@@ -231,6 +231,20 @@ impl Analyzer {
     /// Incidents a previous run persisted.
     pub fn restore(&mut self, incidents: Vec<Incident>, now_ms: i64) {
         self.correlator.restore(incidents, now_ms);
+    }
+
+    pub fn templates(&self) -> &aiops_templates::Templates {
+        self.logs.templates()
+    }
+
+    /// The learned log templates, for persisting across restarts.
+    pub fn templates_snapshot(&self) -> TemplatesSnapshot {
+        self.logs.templates().snapshot()
+    }
+
+    /// Templates a previous run learned (see [`LogWatch::restore_templates`]).
+    pub fn restore_templates(&mut self, snapshot: TemplatesSnapshot) -> Result<(), RestoreError> {
+        self.logs.restore_templates(snapshot)
     }
 
     /// Newest first.

@@ -15,6 +15,7 @@ pub mod rules;
 pub mod signal;
 pub mod watch;
 
+pub use aiops_templates::TemplatesSnapshot;
 pub use analyzer::{AnalysisConfig, Analyzer, ServiceView};
 pub use correlate::{Correlator, CorrelatorConfig, LifecycleError};
 pub use graph::Graph;

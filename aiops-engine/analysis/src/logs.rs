@@ -5,12 +5,14 @@
 use aiops_core::AppendedLogBatch;
 use aiops_core::labels::service_of;
 use aiops_templates::{
-    Level, LogSignal, LogSignalKind, LogSignals, SignalsConfig, Templates, TemplatesConfig,
+    Level, LogSignal, LogSignalKind, LogSignals, RestoreError, SignalsConfig, Templates,
+    TemplatesConfig, TemplatesSnapshot,
 };
 
 use crate::signal::{Direction, Signal, SignalKind, Weight};
 
 pub struct LogWatch {
+    templates_config: TemplatesConfig,
     templates: Templates,
     signals: LogSignals,
     scratch: Vec<LogSignal>,
@@ -20,6 +22,7 @@ pub struct LogWatch {
 impl LogWatch {
     pub fn new(templates: TemplatesConfig, signals: SignalsConfig) -> Self {
         LogWatch {
+            templates_config: templates.clone(),
             templates: Templates::new(templates),
             signals: LogSignals::new(signals),
             scratch: Vec::new(),
@@ -60,6 +63,14 @@ impl LogWatch {
 
     pub fn templates(&self) -> &Templates {
         &self.templates
+    }
+
+    /// Continues from the templates a previous run learned, so their ids,
+    /// generalisations and counts carry over and known lines are not new.
+    /// On error nothing changes.
+    pub fn restore_templates(&mut self, snapshot: TemplatesSnapshot) -> Result<(), RestoreError> {
+        self.templates = Templates::restore(self.templates_config.clone(), snapshot)?;
+        Ok(())
     }
 
     fn drain(&mut self, out: &mut Vec<Signal>) {

@@ -50,6 +50,10 @@ pub enum DbError {
     #[error("invalid incident {id:?}: {reason}")]
     InvalidRow { id: String, reason: &'static str },
 
+    /// Engine state is stored under a non-empty key.
+    #[error("invalid engine state key {key:?}: expected a non-empty name")]
+    InvalidStateKey { key: String },
+
     /// A statement failed; `op` names what was being attempted.
     #[error("failed to {op} ({backend}): {cause}")]
     Query {

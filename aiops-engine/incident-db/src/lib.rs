@@ -101,6 +101,37 @@ impl IncidentDb {
         }
     }
 
+    /// Stores `document` under `key`, replacing what was there: engine
+    /// state that is slow to rebuild from the streams (learned log
+    /// templates). The document is opaque here; PostgreSQL refuses a NUL
+    /// character in it, so callers store escaped text such as JSON.
+    pub async fn put_state(
+        &self,
+        key: &str,
+        updated_at_ms: i64,
+        document: &str,
+    ) -> Result<(), DbError> {
+        if key.is_empty() {
+            return Err(DbError::InvalidStateKey {
+                key: key.to_owned(),
+            });
+        }
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::put_state(pool, key, updated_at_ms, document).await,
+            Backend::Postgres(pool) => {
+                postgres::put_state(pool, key, updated_at_ms, document).await
+            }
+        }
+    }
+
+    /// The document last stored under `key`.
+    pub async fn get_state(&self, key: &str) -> Result<Option<String>, DbError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::get_state(pool, key).await,
+            Backend::Postgres(pool) => postgres::get_state(pool, key).await,
+        }
+    }
+
     /// Waits for in-flight queries and closes every connection (for SQLite
     /// this also checkpoints the WAL). Clones of this handle become unusable.
     pub async fn close(&self) {

@@ -192,3 +192,31 @@ fn decode(row: SqliteRow) -> Result<IncidentRow, DbError> {
     .map_err(DbError::query("decode incident", BACKEND))?;
     raw.decode()
 }
+
+pub(crate) async fn put_state(
+    pool: &SqlitePool,
+    key: &str,
+    updated_at_ms: i64,
+    document: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO engine_state (key, updated_at_ms, document) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (key) DO UPDATE SET updated_at_ms = excluded.updated_at_ms, \
+         document = excluded.document",
+    )
+    .bind(key)
+    .bind(updated_at_ms)
+    .bind(document)
+    .execute(pool)
+    .await
+    .map_err(DbError::query("store engine state", BACKEND))?;
+    Ok(())
+}
+
+pub(crate) async fn get_state(pool: &SqlitePool, key: &str) -> Result<Option<String>, DbError> {
+    sqlx::query_scalar("SELECT document FROM engine_state WHERE key = ?1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+        .map_err(DbError::query("read engine state", BACKEND))
+}

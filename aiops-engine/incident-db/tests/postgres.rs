@@ -103,6 +103,7 @@ postgres_suite!(
     invalid_rows_rejected,
     concurrent_upserts_same_id,
     hostile_strings_roundtrip,
+    engine_state_roundtrip,
 );
 
 #[tokio::test]

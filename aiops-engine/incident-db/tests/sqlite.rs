@@ -37,6 +37,7 @@ sqlite_suite!(
     invalid_rows_rejected,
     concurrent_upserts_same_id,
     hostile_strings_roundtrip,
+    engine_state_roundtrip,
 );
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aiops_analysis::Incident;
+use aiops_analysis::TemplatesSnapshot;
 use aiops_incident_db::{IncidentDb, ListFilter};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -55,8 +56,80 @@ pub async fn connect_incidents(state: &AppState) -> Result<(), String> {
     );
     let now = state.clock.now_ms();
     state.analysis.lock().restore(restored, now);
+    restore_templates(state, &db).await;
     let _ = state.incident_db.set(db);
     Ok(())
+}
+
+/// Key of the learned log templates in the engine state table.
+const TEMPLATES_KEY: &str = "log_templates";
+/// How often learned templates are saved while lines arrive (and once more
+/// at shutdown): a crash loses at most this much learning.
+const TEMPLATES_SAVE_EVERY: Duration = Duration::from_secs(60);
+/// A snapshot larger than this is not saved (the miner's own limits keep it
+/// far below in practice); ids stay deterministic without it.
+const MAX_TEMPLATES_DOCUMENT_BYTES: usize = 64 << 20;
+
+/// Takes back the templates a previous run learned. A missing or unreadable
+/// snapshot only costs relearning: the engine starts anyway.
+async fn restore_templates(state: &AppState, db: &IncidentDb) {
+    let document = match db.get_state(TEMPLATES_KEY).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "learned log templates not read; relearning them");
+            return;
+        }
+    };
+    let snapshot = match serde_json::from_str::<TemplatesSnapshot>(&document) {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            tracing::warn!(error = %e, "stored log templates not readable; relearning them");
+            return;
+        }
+    };
+    let services = snapshot.miners.len();
+    match state.analysis.lock().restore_templates(snapshot) {
+        Ok(()) => tracing::info!(services, "learned log templates restored"),
+        Err(e) => tracing::warn!(error = %e, "stored log templates refused; relearning them"),
+    }
+}
+
+/// Saves the learned templates when lines were mined since `saved_lines`;
+/// returns the count now saved.
+pub async fn save_templates(state: &AppState, saved_lines: u64) -> u64 {
+    let Some(db) = state.incident_db.get() else {
+        return saved_lines;
+    };
+    let (lines, snapshot) = {
+        let analysis = state.analysis.lock();
+        let lines = analysis.lines_mined();
+        if lines == saved_lines {
+            return saved_lines;
+        }
+        (lines, analysis.templates_snapshot())
+    };
+    let document = match serde_json::to_string(&snapshot) {
+        Ok(d) if d.len() <= MAX_TEMPLATES_DOCUMENT_BYTES => d,
+        Ok(d) => {
+            tracing::warn!(bytes = d.len(), "learned log templates too large to save");
+            return lines;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "learned log templates not serialisable");
+            return lines;
+        }
+    };
+    match db
+        .put_state(TEMPLATES_KEY, state.clock.now_ms(), &document)
+        .await
+    {
+        Ok(()) => lines,
+        Err(e) => {
+            tracing::error!(error = %e, "learned log templates not saved; will retry");
+            saved_lines
+        }
+    }
 }
 
 pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
@@ -83,6 +156,8 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = tokio::time::Instant::now() - every;
     let mut last_scrape: Option<tokio::time::Instant> = None;
+    let mut templates_saved = tokio::time::Instant::now();
+    let mut templates_saved_lines = 0;
     loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -108,6 +183,10 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
         })
         .await;
         persist_changed(&state).await;
+        if templates_saved.elapsed() >= TEMPLATES_SAVE_EVERY {
+            templates_saved = tokio::time::Instant::now();
+            templates_saved_lines = save_templates(&state, templates_saved_lines).await;
+        }
     }
 }
 

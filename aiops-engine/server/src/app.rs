@@ -8,7 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
-use crate::routes::{alertmanager, health, incidents, loki, query, write};
+use crate::routes::{alertmanager, health, incidents, loki, query, templates, write};
 use crate::scrape;
 use crate::state::AppState;
 use crate::telemetry;
@@ -39,6 +39,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}/resolve", post(incidents::resolve))
         .route("/api/v1/signals", get(incidents::signals))
         .route("/api/v1/services", get(incidents::services))
+        .route("/api/v1/templates", get(templates::list))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(64 * 1024));
@@ -80,6 +81,7 @@ pub async fn run(
         let _ = task.await;
     }
     crate::analysis::persist_changed(&state).await;
+    crate::analysis::save_templates(&state, 0).await;
     if let Some(db) = state.incident_db.get() {
         db.close().await;
     }

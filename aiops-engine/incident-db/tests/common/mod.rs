@@ -380,3 +380,26 @@ pub async fn hostile_strings_roundtrip(fx: &Fixture) {
     assert_eq!(db.get(id).await.unwrap(), Some(v2));
     db.close().await;
 }
+
+/// Engine state survives a restart, a second put replaces the first, and
+/// hostile text comes back byte for byte.
+pub async fn engine_state_roundtrip(f: &Fixture) {
+    let db = f.open().await;
+    assert_eq!(db.get_state("templates").await.unwrap(), None);
+    db.put_state("templates", 1, r#"{"v":1}"#).await.unwrap();
+    let hostile = "{\"line\":\"'; DROP TABLE incidents; --\\u0000 \u{1F4A5} \\\"q\\\"\"}";
+    db.put_state("templates", 2, hostile).await.unwrap();
+    db.put_state("other", 3, "{}").await.unwrap();
+    db.close().await;
+    let db = f.open().await;
+    assert_eq!(
+        db.get_state("templates").await.unwrap().as_deref(),
+        Some(hostile)
+    );
+    assert_eq!(db.get_state("other").await.unwrap().as_deref(), Some("{}"));
+    assert!(matches!(
+        db.put_state("", 4, "{}").await,
+        Err(DbError::InvalidStateKey { .. })
+    ));
+    db.close().await;
+}

@@ -41,20 +41,20 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn params(query: Option<String>) -> Vec<(String, String)> {
+pub(crate) fn params(query: Option<String>) -> Vec<(String, String)> {
     form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .into_owned()
         .collect()
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
 
-fn limit(params: &[(String, String)]) -> Result<usize, ApiError> {
+pub(crate) fn limit(params: &[(String, String)]) -> Result<usize, ApiError> {
     match param(params, "limit") {
         None => Ok(DEFAULT_LIMIT),
         Some(raw) => raw
@@ -79,7 +79,7 @@ fn view(incident: &Incident) -> Value {
     value
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()

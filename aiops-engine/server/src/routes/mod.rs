@@ -5,6 +5,7 @@ pub mod health;
 pub mod incidents;
 pub mod loki;
 pub mod query;
+pub mod templates;
 pub mod write;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
