@@ -13,6 +13,7 @@ use crate::changes::ChangeWatch;
 use crate::correlate::{Correlator, CorrelatorConfig};
 use crate::derive::{self, MetricNames};
 use crate::graph::Graph;
+use crate::history::{History, HistoryConfig};
 use crate::incident::Incident;
 use crate::logs::LogWatch;
 use crate::signal::{Direction, Signal, SignalKind, Weight};
@@ -32,6 +33,7 @@ pub struct AnalysisConfig {
     pub max_watched_keys: usize,
     pub templates: TemplatesConfig,
     pub log_signals: SignalsConfig,
+    pub history: HistoryConfig,
 }
 
 impl Default for AnalysisConfig {
@@ -48,6 +50,7 @@ impl Default for AnalysisConfig {
             max_watched_keys: 20_000,
             templates: TemplatesConfig::default(),
             log_signals: SignalsConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -73,6 +76,7 @@ pub struct Analyzer {
     graph: Graph,
     correlator: Correlator,
     recent: VecDeque<Signal>,
+    history: History,
     latest: BTreeMap<String, BTreeMap<String, f64>>,
     down: BTreeMap<String, bool>,
     pub evaluations: u64,
@@ -93,6 +97,7 @@ impl Analyzer {
             correlator: Correlator::new(config.correlator.clone()),
             graph,
             recent: VecDeque::new(),
+            history: History::new(config.history.clone()),
             latest: BTreeMap::new(),
             down: BTreeMap::new(),
             evaluations: 0,
@@ -131,6 +136,10 @@ impl Analyzer {
                 .entry(value.service.clone())
                 .or_default()
                 .insert(metric, value.value);
+        }
+        self.history.record(now_ms, &derived.values);
+        for (service, metric, rate) in self.logs.take_rates(now_ms, self.config.history.window_ms) {
+            self.history.push(&service, &metric, now_ms, rate);
         }
         for fact in &derived.instances {
             if let Some(up) = fact.up {
@@ -222,6 +231,11 @@ impl Analyzer {
 
     pub fn correlator_mut(&mut self) -> &mut Correlator {
         &mut self.correlator
+    }
+
+    /// Recent derived values, one column per service and metric.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     pub fn graph(&self) -> &Graph {

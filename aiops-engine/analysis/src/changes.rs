@@ -1,5 +1,6 @@
 //! Changes as signals: a new build version (deploy), a process restart
-//! (its start time moved), a scrape target going down and coming back.
+//! (its start time moved), a scrape target going down and coming back, an
+//! instance failing its readiness probe and passing it again.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,15 @@ struct Seen {
     start_time: Option<f64>,
     version: Option<String>,
     down_since_ms: Option<i64>,
+    /// Consecutive failed readiness probes, and when the first failed.
+    not_ready: u32,
+    not_ready_since_ms: Option<i64>,
+    not_ready_reported: bool,
 }
+
+/// Failed probes in a row before an instance counts as not ready (a probe's
+/// failure threshold: one slow answer is not an outage).
+const NOT_READY_AFTER: u32 = 2;
 
 #[derive(Default)]
 pub struct ChangeWatch {
@@ -108,6 +117,69 @@ impl ChangeWatch {
                 }
                 _ => {}
             }
+            self.readiness(fact, now, out);
+        }
+    }
+
+    fn readiness(&mut self, fact: &crate::derive::InstanceFacts, now: i64, out: &mut Vec<Signal>) {
+        let key = (fact.service.clone(), fact.instance.clone());
+        let Some(seen) = self.seen.get_mut(&key) else {
+            return;
+        };
+        // while the target is down, readiness is not probed: nothing to say
+        let Some(ready) = fact.ready.filter(|_| fact.up.is_none_or(|u| u >= 0.5)) else {
+            return;
+        };
+        let signal_key = format!("{}/ready/{}", fact.service, fact.instance);
+        if ready < 0.5 {
+            seen.not_ready += 1;
+            let since = *seen.not_ready_since_ms.get_or_insert(now);
+            if seen.not_ready >= NOT_READY_AFTER && !seen.not_ready_reported {
+                seen.not_ready_reported = true;
+                let mut signal = change(
+                    SignalKind::MetricAnomaly,
+                    &fact.service,
+                    "ready",
+                    now,
+                    since,
+                    Weight::Strong,
+                    format!(
+                        "{} ({}) is not ready: its readiness probe failed {} times in a row",
+                        fact.service, fact.instance, seen.not_ready
+                    ),
+                );
+                signal.key = signal_key;
+                signal.ended_ms = None;
+                signal.direction = Direction::Down;
+                signal.value = Some(0.0);
+                signal.baseline = Some(1.0);
+                out.push(signal);
+            }
+            return;
+        }
+        let since = seen.not_ready_since_ms.take();
+        seen.not_ready = 0;
+        if std::mem::take(&mut seen.not_ready_reported)
+            && let Some(since) = since
+        {
+            let mut signal = change(
+                SignalKind::MetricAnomaly,
+                &fact.service,
+                "ready",
+                since,
+                since,
+                Weight::Strong,
+                format!(
+                    "{} ({}) was not ready for {} s; its readiness probe passes again",
+                    fact.service,
+                    fact.instance,
+                    (now - since) / 1000
+                ),
+            );
+            signal.key = signal_key;
+            signal.ended_ms = Some(now);
+            signal.direction = Direction::Down;
+            out.push(signal);
         }
     }
 }
@@ -138,5 +210,63 @@ fn change(
         baseline: None,
         deviation: None,
         why,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::InstanceFacts;
+
+    fn facts(ts_ms: i64, up: f64, ready: Option<f64>) -> Derived {
+        Derived {
+            ts_ms,
+            instances: vec![InstanceFacts {
+                service: "frontend".into(),
+                instance: "a:1".into(),
+                start_time: Some(100.0),
+                up: Some(up),
+                ready,
+                version: Some("1.0".into()),
+            }],
+            ..Derived::default()
+        }
+    }
+
+    #[test]
+    fn readiness_needs_two_failed_probes_and_reports_recovery() {
+        let mut watch = ChangeWatch::default();
+        let mut out = Vec::new();
+        watch.observe(&facts(0, 1.0, Some(1.0)), &mut out);
+        watch.observe(&facts(5_000, 1.0, Some(0.0)), &mut out);
+        assert!(out.is_empty(), "one failed probe is not an outage: {out:?}");
+        watch.observe(&facts(10_000, 1.0, Some(0.0)), &mut out);
+        assert_eq!(out.len(), 1);
+        let not_ready = &out[0];
+        assert_eq!(not_ready.key, "frontend/ready/a:1");
+        assert_eq!(not_ready.weight, Weight::Strong);
+        assert_eq!(not_ready.onset_ms, 5_000);
+        assert_eq!(not_ready.ended_ms, None);
+        assert!(not_ready.why.contains("not ready"), "{}", not_ready.why);
+        watch.observe(&facts(15_000, 1.0, Some(0.0)), &mut out);
+        assert_eq!(out.len(), 1, "reported once");
+        watch.observe(&facts(20_000, 1.0, Some(1.0)), &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].ended_ms, Some(20_000));
+        assert_eq!(out[1].key, "frontend/ready/a:1");
+    }
+
+    #[test]
+    fn a_blip_or_a_down_target_says_nothing_about_readiness() {
+        let mut watch = ChangeWatch::default();
+        let mut out = Vec::new();
+        watch.observe(&facts(0, 1.0, Some(1.0)), &mut out);
+        watch.observe(&facts(5_000, 1.0, Some(0.0)), &mut out);
+        watch.observe(&facts(10_000, 1.0, Some(1.0)), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        // down: the up signal speaks, readiness stays silent
+        watch.observe(&facts(15_000, 0.0, Some(0.0)), &mut out);
+        watch.observe(&facts(20_000, 0.0, Some(0.0)), &mut out);
+        assert!(out.iter().all(|s| s.metric == "up"), "{out:?}");
     }
 }

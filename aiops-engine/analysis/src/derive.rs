@@ -28,6 +28,9 @@ pub struct MetricNames {
     pub open_fds: String,
     pub start_time: String,
     pub up: String,
+    /// A readiness probe's result per instance, 1 or 0 (the engine's
+    /// scraper records it when a job has a `readiness_path`).
+    pub ready: String,
     /// Series whose name ends with this carry a `version` label.
     pub build_info_suffix: String,
     pub version_label: String,
@@ -47,6 +50,7 @@ impl Default for MetricNames {
             open_fds: "process_open_fds".into(),
             start_time: "process_start_time_seconds".into(),
             up: "up".into(),
+            ready: "aiops_target_ready".into(),
             build_info_suffix: "_build_info".into(),
             version_label: "version".into(),
             instance_label: "instance".into(),
@@ -83,7 +87,21 @@ pub struct InstanceFacts {
     pub instance: String,
     pub start_time: Option<f64>,
     pub up: Option<f64>,
+    pub ready: Option<f64>,
     pub version: Option<String>,
+}
+
+impl InstanceFacts {
+    fn new(service: &str, instance: &str) -> Self {
+        InstanceFacts {
+            service: service.to_owned(),
+            instance: instance.to_owned(),
+            start_time: None,
+            up: None,
+            ready: None,
+            version: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -123,6 +141,7 @@ pub fn derive(
         names.open_fds.as_str(),
         names.start_time.as_str(),
         names.up.as_str(),
+        names.ready.as_str(),
     ];
     // Read further back than the window to tell a counter that appeared
     // inside the window (its first increments, e.g. the first 500s of a
@@ -185,19 +204,15 @@ pub fn derive(
             entry.memory = Some(entry.memory.unwrap_or(0.0) + last);
         } else if name == names.open_fds {
             entry.fds = Some(entry.fds.unwrap_or(0.0) + last);
-        } else if name == names.start_time || name == names.up {
+        } else if name == names.start_time || name == names.up || name == names.ready {
             let fact = facts
                 .entry((service.to_owned(), instance.clone()))
-                .or_insert_with(|| InstanceFacts {
-                    service: service.to_owned(),
-                    instance: instance.clone(),
-                    start_time: None,
-                    up: None,
-                    version: None,
-                });
+                .or_insert_with(|| InstanceFacts::new(service, &instance));
             if name == names.up {
                 fact.up = Some(last);
                 entry.up = Some(entry.up.map_or(last, |u: f64| u.min(last)));
+            } else if name == names.ready {
+                fact.ready = Some(last);
             } else {
                 fact.start_time = Some(last);
             }
@@ -213,13 +228,7 @@ pub fn derive(
         let instance = labels.get(&names.instance_label).unwrap_or("").to_owned();
         facts
             .entry((service.to_owned(), instance.clone()))
-            .or_insert_with(|| InstanceFacts {
-                service: service.to_owned(),
-                instance,
-                start_time: None,
-                up: None,
-                version: None,
-            })
+            .or_insert_with(|| InstanceFacts::new(service, &instance))
             .version = Some(version.to_owned());
     }
 

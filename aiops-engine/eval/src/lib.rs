@@ -3,4 +3,5 @@
 //! never seen. Each subcommand lives in its own module; [`cli`] ties them
 //! to the `aiops` binary.
 
+pub mod chaos;
 pub mod cli;

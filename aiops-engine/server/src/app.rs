@@ -40,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/signals", get(incidents::signals))
         .route("/api/v1/services", get(incidents::services))
         .route("/api/v1/templates", get(templates::list))
+        .route("/api/v1/history", get(incidents::history))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(64 * 1024));

@@ -86,6 +86,10 @@ pub struct ScrapeJob {
     pub targets: Vec<String>,
     #[serde(default = "default_metrics_path")]
     pub metrics_path: String,
+    /// Also probe this path (e.g. `/readyz`) after each scrape, as a
+    /// readiness probe would, recorded as `aiops_target_ready` 1 (2xx) or 0.
+    #[serde(default)]
+    pub readiness_path: Option<String>,
 }
 
 fn default_metrics_path() -> String {
@@ -392,6 +396,16 @@ impl Config {
                     "must start with /",
                 ));
             }
+            if job
+                .readiness_path
+                .as_ref()
+                .is_some_and(|p| !p.starts_with('/') || p.len() > 1024)
+            {
+                return Err(ConfigError::new(
+                    format!("scrape.jobs[{i}].readiness_path"),
+                    "must start with / (at most 1024 characters)",
+                ));
+            }
             for (j, target) in job.targets.iter().enumerate() {
                 let valid = target.rsplit_once(':').is_some_and(|(host, port)| {
                     !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
@@ -558,6 +572,10 @@ mod tests {
             (
                 "scrape: {jobs: [{job: shop, targets: [], metrics_path: metrics}]}",
                 "scrape.jobs[0].metrics_path",
+            ),
+            (
+                "scrape: {jobs: [{job: shop, targets: [], readiness_path: readyz}]}",
+                "scrape.jobs[0].readiness_path",
             ),
             ("ingest: {max_body_bytes: 5}", "ingest.max_body_bytes"),
             ("incidents: {database: 'mysql://x'}", "incidents.database"),

@@ -27,13 +27,18 @@ pub fn spawn_all(
     let mut handles = Vec::new();
     for job in &state.config.scrape.jobs {
         for target in &job.targets {
-            let url = format!("http://{target}{}", job.metrics_path);
             handles.push(tokio::spawn(scrape_loop(
                 state.clone(),
                 client.clone(),
-                job.job.clone(),
-                target.clone(),
-                url,
+                Target {
+                    job: job.job.clone(),
+                    instance: target.clone(),
+                    url: format!("http://{target}{}", job.metrics_path),
+                    readiness_url: job
+                        .readiness_path
+                        .as_ref()
+                        .map(|path| format!("http://{target}{path}")),
+                },
                 shutdown.clone(),
             )));
         }
@@ -41,14 +46,28 @@ pub fn spawn_all(
     handles
 }
 
-async fn scrape_loop(
-    state: AppState,
-    client: reqwest::Client,
+struct Target {
     job: String,
     instance: String,
     url: String,
+    readiness_url: Option<String>,
+}
+
+/// The series a readiness probe records.
+pub const READY_METRIC: &str = "aiops_target_ready";
+
+async fn scrape_loop(
+    state: AppState,
+    client: reqwest::Client,
+    target: Target,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let Target {
+        job,
+        instance,
+        url,
+        readiness_url,
+    } = target;
     let mut ticker = tokio::time::interval(state.config.scrape.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -72,6 +91,16 @@ async fn scrape_loop(
                     duration,
                     scraped_samples,
                 ));
+                if let Some(readiness) = &readiness_url {
+                    let ready = probe(&client, readiness).await;
+                    batch.series.push(series(
+                        &job,
+                        &instance,
+                        now_ms,
+                        READY_METRIC,
+                        f64::from(u8::from(ready)),
+                    ));
+                }
                 batch
             }
             Err(reason) => {
@@ -91,6 +120,15 @@ async fn scrape_loop(
             .inc_by(outcome.samples_appended);
         count_store_rejects(&state, "scrape", &outcome.rejected);
     }
+}
+
+/// A readiness probe: ready when the path answers 2xx within the timeout.
+async fn probe(client: &reqwest::Client, url: &str) -> bool {
+    client
+        .get(url)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
 }
 
 async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
@@ -130,7 +168,13 @@ fn scrape_series(
         ("scrape_samples_scraped", samples as f64),
     ]
     .into_iter()
-    .map(|(name, value)| SeriesSamples {
+    .map(|(name, value)| series(job, instance, now_ms, name, value))
+    .collect()
+}
+
+/// One sample of a series the scraper itself adds (`job`, `instance`).
+fn series(job: &str, instance: &str, now_ms: i64, name: &str, value: f64) -> SeriesSamples {
+    SeriesSamples {
         labels: vec![
             (METRIC_NAME.to_string(), name.to_string()),
             ("instance".to_string(), instance.to_string()),
@@ -140,8 +184,7 @@ fn scrape_series(
             ts_ms: now_ms,
             value,
         }],
-    })
-    .collect()
+    }
 }
 
 /// Prometheus' text format for label values of `le` and `quantile`.

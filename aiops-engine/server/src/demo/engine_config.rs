@@ -23,6 +23,7 @@ pub fn yaml(listen: &str, data_dir: &Path) -> String {
     for (service, port) in SERVICES {
         let _ = writeln!(out, "    - job: {service}");
         let _ = writeln!(out, "      targets: [\"127.0.0.1:{port}\"]");
+        let _ = writeln!(out, "      readiness_path: /readyz");
     }
     out.push_str("incidents:\n");
     let _ = writeln!(out, "  database: {}", quoted(&database));
@@ -62,13 +63,9 @@ mod tests {
             .collect();
         assert_eq!(jobs.len(), 7);
         assert!(jobs.contains(&("payments", "127.0.0.1:8085")));
-        assert!(
-            config
-                .scrape
-                .jobs
-                .iter()
-                .all(|j| j.metrics_path == "/metrics")
-        );
+        assert!(config.scrape.jobs.iter().all(
+            |j| j.metrics_path == "/metrics" && j.readiness_path.as_deref() == Some("/readyz")
+        ));
     }
 
     #[test]

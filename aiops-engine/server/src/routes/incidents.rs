@@ -274,3 +274,50 @@ pub async fn services(State(state): State<AppState>) -> Json<Value> {
     let services = state.analysis.lock().services();
     Json(json!({"status": "success", "data": services}))
 }
+
+/// Longest span one history request may ask for.
+const MAX_HISTORY_SPAN_MS: i64 = 24 * 3_600_000;
+
+/// `GET /api/v1/history?start=&end=&service=`: the derived values the
+/// analysis recorded (one column per service and metric, times in unix
+/// seconds), the data root-cause ranking scores and recordings export.
+/// Defaults: the last hour.
+pub async fn history(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = params(query);
+    let now = state.clock.now_ms();
+    let time = |name: &str, default: i64| match param(&params, name) {
+        None => Ok(default),
+        Some(raw) => crate::routes::query::parse_time(name, raw).map_err(ApiError::BadRequest),
+    };
+    let end = time("end", now)?;
+    let start = time("start", end.saturating_sub(3_600_000))?;
+    if end < start {
+        return Err(ApiError::BadRequest("end must not be before start".into()));
+    }
+    if end - start > MAX_HISTORY_SPAN_MS {
+        return Err(ApiError::BadRequest(
+            "start to end spans more than 24 hours".into(),
+        ));
+    }
+    let services: Option<Vec<String>> = param(&params, "service").map(|s| vec![s.to_owned()]);
+    let columns = state
+        .analysis
+        .lock()
+        .history()
+        .columns(start, end, services.as_deref());
+    let data: Vec<Value> = columns
+        .into_iter()
+        .map(|c| {
+            let points: Vec<Value> = c
+                .points
+                .iter()
+                .map(|(t, v)| json!([*t as f64 / 1000.0, v]))
+                .collect();
+            json!({"service": c.service, "metric": c.metric, "points": points})
+        })
+        .collect();
+    Ok(Json(json!({"status": "success", "data": data})))
+}

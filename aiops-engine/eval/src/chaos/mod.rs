@@ -1,0 +1,409 @@
+//! `aiops eval chaos <scenario files>`: runs the shop, the engine and the
+//! load generator as real processes, injects each scenario's faults through
+//! the chaos API (or a bad release), and reports per fault whether the
+//! engine opened an incident naming the service, how fast, and where it
+//! ranked the service; and the incidents opened while no fault was active.
+//! With Prometheus and Alertmanager installed, the alert rules in `rules/`
+//! run on the same shop at the same time and are judged the same way.
+
+pub mod judge;
+mod observe;
+mod procs;
+pub mod receiver;
+pub mod record;
+pub mod scenario;
+mod stack;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use serde_json::json;
+
+use judge::{AlertDetection, Detection, FaultWindow, Rules};
+use observe::IncidentWatch;
+use scenario::Scenario;
+use stack::{Ports, Stack, StackConfig};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ChaosArgs {
+    /// Scenario files (YAML), or folders of them (every `*.yaml` inside).
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// Where each run's logs, databases and reports go.
+    #[arg(long, default_value = "aiops-eval-chaos")]
+    pub out: PathBuf,
+    /// Also write each fault as a root-cause case (RCAEval layout) here.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// First of the ports the run uses (services at base..base+6, engine at
+    /// base+720, Prometheus base+10, Alertmanager base+13).
+    #[arg(long, default_value_t = 18080)]
+    pub port_base: u16,
+    /// Scrape (and evaluation) interval of the engine and of Prometheus.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub scrape_interval: Duration,
+    /// The alert rules to compare with (`recording.yml`, `alerts.yml`).
+    #[arg(long, default_value = "rules/prometheus")]
+    pub rules: PathBuf,
+    /// Do not run Prometheus and Alertmanager even when installed.
+    #[arg(long)]
+    pub no_alert_rules: bool,
+    /// The `shop` binary (default: beside this one).
+    #[arg(long)]
+    pub shop: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct FaultReport {
+    scenario: String,
+    fault: String,
+    service: String,
+    kind: String,
+    start_s: f64,
+    duration_s: f64,
+    engine: Detection,
+    alerts: Option<AlertDetection>,
+}
+
+#[derive(Debug, Serialize)]
+struct ScenarioReport {
+    scenario: String,
+    faults: Vec<FaultReport>,
+    /// Incidents opened while no fault (or its aftermath) was active.
+    quiet_incidents: Vec<String>,
+    quiet_alerts: Option<Vec<String>>,
+    restarts: std::collections::BTreeMap<String, u32>,
+}
+
+pub fn run(args: ChaosArgs) -> anyhow::Result<()> {
+    let scenarios = load_all(&args.scenarios)?;
+    let aiops = std::env::current_exe().context("cannot find this program")?;
+    let shop = match &args.shop {
+        Some(p) => p.clone(),
+        None => aiops.with_file_name("shop"),
+    };
+    if !shop.is_file() {
+        anyhow::bail!(
+            "no shop binary at {} (build it with `cargo build --release --bins`, or pass --shop)",
+            shop.display()
+        );
+    }
+    if args.scrape_interval < Duration::from_secs(1)
+        || args.scrape_interval > Duration::from_secs(60)
+    {
+        anyhow::bail!("--scrape-interval must be between 1s and 60s");
+    }
+    let ports = Ports {
+        base: args.port_base,
+    };
+    if args.port_base > 60_000 {
+        anyhow::bail!("--port-base must be at most 60000");
+    }
+    for port in ports.all() {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            anyhow::bail!("port {port} is in use (pick another --port-base)");
+        }
+    }
+    let (prometheus, alertmanager) = if args.no_alert_rules {
+        (None, None)
+    } else {
+        (
+            find_program(&["prometheus"]),
+            find_program(&["prometheus-alertmanager", "alertmanager"]),
+        )
+    };
+    let compare = prometheus.is_some() && alertmanager.is_some() && args.rules.is_dir();
+    if !compare && !args.no_alert_rules {
+        eprintln!(
+            "note: the alert rules are not compared (needs `prometheus`, `prometheus-alertmanager` and {})",
+            args.rules.display()
+        );
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut reports = Vec::new();
+    for scenario in &scenarios {
+        let config = StackConfig {
+            aiops: aiops.clone(),
+            shop: shop.clone(),
+            run_dir: args.out.join(&scenario.name),
+            ports,
+            scrape_interval: args.scrape_interval,
+            admin_token: "chaos-eval-token".into(),
+            rules_dir: compare.then(|| args.rules.clone()),
+            prometheus: prometheus.clone().filter(|_| compare),
+            alertmanager: alertmanager.clone().filter(|_| compare),
+        };
+        eprintln!(
+            "scenario {}: {} ({} fault(s), {})",
+            scenario.name,
+            scenario.about,
+            scenario.faults.len(),
+            humantime::format_duration(scenario.duration)
+        );
+        let report = runtime.block_on(run_one(scenario, config, args.record.as_deref()))?;
+        println!("{}", serde_json::to_string(&report)?);
+        std::fs::write(
+            args.out.join(&scenario.name).join("report.json"),
+            serde_json::to_string_pretty(&report)?,
+        )?;
+        reports.push(report);
+    }
+    summarise(&reports, compare);
+    Ok(())
+}
+
+fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Scenario>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    if files.is_empty() {
+        anyhow::bail!("no scenario files found");
+    }
+    let mut scenarios = Vec::new();
+    for file in &files {
+        scenarios.push(scenario::load(file).map_err(anyhow::Error::msg)?);
+    }
+    let mut names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        anyhow::bail!("two scenarios are named {:?}", w[0]);
+    }
+    Ok(scenarios)
+}
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for name in names {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// How often the engine's incidents are read.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+
+async fn run_one(
+    scenario: &Scenario,
+    config: StackConfig,
+    record: Option<&Path>,
+) -> anyhow::Result<ScenarioReport> {
+    let run_dir = config.run_dir.clone();
+    if run_dir.exists() {
+        std::fs::remove_dir_all(&run_dir)
+            .with_context(|| format!("cannot clear {}", run_dir.display()))?;
+    }
+    let mut stack = Stack::up(config, scenario, None).await?;
+    let result = drive(scenario, &mut stack, record).await;
+    stack.down().await;
+    result
+}
+
+async fn drive(
+    scenario: &Scenario,
+    stack: &mut Stack,
+    record: Option<&Path>,
+) -> anyhow::Result<ScenarioReport> {
+    let started = tokio::time::Instant::now();
+    let started_ms = now_ms();
+    let engine = stack.engine_url();
+    // (offset, fault index, inject?) in time order
+    let mut events: Vec<(Duration, usize, bool)> = Vec::new();
+    for (i, f) in scenario.faults.iter().enumerate() {
+        events.push((f.start, i, true));
+        events.push((f.end(), i, false));
+    }
+    events.sort_by_key(|(at, i, inject)| (*at, !*inject, *i));
+    let mut windows: Vec<FaultWindow> = scenario
+        .faults
+        .iter()
+        .map(|f| FaultWindow {
+            label: f.label(),
+            service: f.service.clone(),
+            kind: f.kind.clone(),
+            start_ms: started_ms + duration_ms(f.start),
+            end_ms: started_ms + duration_ms(f.end()),
+        })
+        .collect();
+    let mut watch = IncidentWatch::default();
+    let mut next = events.into_iter().peekable();
+    let end = started + scenario.duration;
+    let mut ticker = tokio::time::interval(POLL_EVERY);
+    loop {
+        let due = next.peek().map(|(at, _, _)| started + *at);
+        tokio::select! {
+            _ = ticker.tick() => {
+                watch.poll(&stack.http, &engine, now_ms()).await;
+            }
+            _ = tokio::time::sleep_until(due.unwrap_or(end)), if due.is_some() => {
+                let Some((_, i, inject)) = next.next() else { continue };
+                let fault = &scenario.faults[i];
+                let at = now_ms();
+                if inject {
+                    eprintln!("  {:>6.1}s inject {} on {}", secs(at - started_ms), fault.kind, fault.service);
+                    stack.inject(fault).await.with_context(|| format!("injecting {}", fault.label()))?;
+                    windows[i].start_ms = at;
+                } else {
+                    eprintln!("  {:>6.1}s clear {} on {}", secs(at - started_ms), fault.kind, fault.service);
+                    if let Err(e) = stack.clear(fault).await {
+                        eprintln!("  warning: {e:#}");
+                    }
+                    windows[i].end_ms = at;
+                }
+            }
+        }
+        if tokio::time::Instant::now() >= end && next.peek().is_none() {
+            break;
+        }
+    }
+    watch.poll(&stack.http, &engine, now_ms()).await;
+    let incidents = watch.incidents();
+    let alerts = stack.alerts.lock().clone();
+    let rules = Rules::default();
+    let compare = stack.alerts_enabled();
+    let faults = windows
+        .iter()
+        .map(|w| FaultReport {
+            scenario: scenario.name.clone(),
+            fault: w.label.clone(),
+            service: w.service.clone(),
+            kind: w.kind.clone(),
+            start_s: secs(w.start_ms - started_ms),
+            duration_s: secs(w.end_ms - w.start_ms),
+            engine: judge::engine(w, &incidents, &rules),
+            alerts: compare.then(|| judge::alerts(w, &alerts, &rules)),
+        })
+        .collect();
+    if let Some(dir) = record {
+        let history: serde_json::Value = stack
+            .http
+            .get(format!("{engine}/api/v1/history"))
+            .query(&[
+                ("start", (started_ms / 1000).to_string()),
+                ("end", (now_ms() / 1000 + 1).to_string()),
+            ])
+            .send()
+            .await?
+            .json()
+            .await?;
+        for w in &windows {
+            let folder = record::write_case(dir, &scenario.name, w, &history)?;
+            eprintln!("  recorded {}", folder.display());
+        }
+    }
+    Ok(ScenarioReport {
+        scenario: scenario.name.clone(),
+        faults,
+        quiet_incidents: judge::quiet_incidents(&windows, &incidents, &rules),
+        quiet_alerts: compare.then(|| judge::quiet_alerts(&windows, &alerts, &rules)),
+        restarts: stack.restarts(),
+    })
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn secs(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn summarise(reports: &[ScenarioReport], compare: bool) {
+    let faults: Vec<&FaultReport> = reports.iter().flat_map(|r| r.faults.iter()).collect();
+    let n = faults.len();
+    println!();
+    println!(
+        "{:<28} {:<16} {:>10} {:>6} {:>14} {:>12} {:>6}",
+        "scenario", "fault", "engine TTD", "rank", "alerts notify", "alerts fire", "rank"
+    );
+    let show = |v: Option<f64>| {
+        v.map(|s| format!("{s:.1}s"))
+            .unwrap_or_else(|| "missed".into())
+    };
+    for f in &faults {
+        let (notify, fire, arank) = match &f.alerts {
+            Some(a) => (
+                show(a.notified.time_to_detect_s),
+                show(a.time_to_fire_s),
+                a.notified.rank.map(|r| r.to_string()).unwrap_or("-".into()),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "{:<28} {:<16} {:>10} {:>6} {:>14} {:>12} {:>6}",
+            f.scenario,
+            f.fault,
+            show(f.engine.time_to_detect_s),
+            f.engine.rank.map(|r| r.to_string()).unwrap_or("-".into()),
+            notify,
+            fire,
+            arank
+        );
+    }
+    let detected = faults.iter().filter(|f| f.engine.detected).count();
+    let mut ttd: Vec<f64> = faults
+        .iter()
+        .filter_map(|f| f.engine.time_to_detect_s)
+        .collect();
+    let at = |k: usize| {
+        faults
+            .iter()
+            .filter(|f| f.engine.rank.is_some_and(|r| r <= k))
+            .count() as f64
+            / n.max(1) as f64
+    };
+    let quiet: usize = reports.iter().map(|r| r.quiet_incidents.len()).sum();
+    let summary = json!({
+        "faults": n,
+        "engine": {
+            "detected": detected,
+            "median_time_to_detect_s": judge::median(&mut ttd),
+            "ac_at_1": at(1),
+            "ac_at_3": at(3),
+            "incidents_without_fault": quiet,
+        },
+        "alert_rules": compare.then(|| {
+            let detected = faults.iter().filter(|f| f.alerts.as_ref().is_some_and(|a| a.notified.detected)).count();
+            let mut notify: Vec<f64> = faults.iter().filter_map(|f| f.alerts.as_ref()?.notified.time_to_detect_s).collect();
+            let mut fire: Vec<f64> = faults.iter().filter_map(|f| f.alerts.as_ref()?.time_to_fire_s).collect();
+            let at = |k: usize| faults.iter().filter(|f| f.alerts.as_ref().is_some_and(|a| a.notified.rank.is_some_and(|r| r <= k))).count() as f64 / n.max(1) as f64;
+            let quiet: usize = reports.iter().filter_map(|r| r.quiet_alerts.as_ref()).map(Vec::len).sum();
+            json!({
+                "detected": detected,
+                "median_time_to_notify_s": judge::median(&mut notify),
+                "median_time_to_fire_s": judge::median(&mut fire),
+                "ac_at_1": at(1),
+                "ac_at_3": at(3),
+                "alerts_without_fault": quiet,
+            })
+        }),
+    });
+    println!();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
+}

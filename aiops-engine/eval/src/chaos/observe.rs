@@ -1,0 +1,144 @@
+//! Watches the engine's incidents while a scenario runs: when each service
+//! first had a signal in each incident, and the root-cause ranking over time.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::judge::IncidentSeen;
+
+/// Rankings kept per incident (a poll every second or two for an hour).
+const MAX_RANKINGS: usize = 4_000;
+
+#[derive(Default)]
+pub struct IncidentWatch {
+    seen: BTreeMap<String, IncidentSeen>,
+    pub polls: u64,
+    pub failed_polls: u64,
+}
+
+impl IncidentWatch {
+    pub async fn poll(&mut self, http: &reqwest::Client, engine: &str, now_ms: i64) {
+        self.polls += 1;
+        let url = format!("{engine}/api/v1/incidents?limit=1000");
+        let body: Option<Value> = match http.get(url).send().await {
+            Ok(r) if r.status().is_success() => r.json().await.ok(),
+            _ => None,
+        };
+        match body {
+            Some(body) => self.absorb(&body, now_ms),
+            None => self.failed_polls += 1,
+        }
+    }
+
+    /// Takes one `GET /api/v1/incidents` answer seen at `now_ms`.
+    pub fn absorb(&mut self, body: &Value, now_ms: i64) {
+        let Some(list) = body.get("data").and_then(Value::as_array) else {
+            return;
+        };
+        for incident in list {
+            let Some(id) = incident.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let opened_ms = incident
+                .get("opened_at_ms")
+                .and_then(Value::as_i64)
+                .unwrap_or(now_ms);
+            let entry = self
+                .seen
+                .entry(id.to_owned())
+                .or_insert_with(|| IncidentSeen {
+                    id: id.to_owned(),
+                    opened_ms,
+                    ..IncidentSeen::default()
+                });
+            let members = incident
+                .get("signals")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            for member in members {
+                let joined = member
+                    .get("joined_at_ms")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(now_ms);
+                let signal = member.get("signal").unwrap_or(&Value::Null);
+                for field in ["service", "peer"] {
+                    let Some(service) = signal.get(field).and_then(Value::as_str) else {
+                        continue;
+                    };
+                    match entry
+                        .service_joined_ms
+                        .iter_mut()
+                        .find(|(s, _)| s == service)
+                    {
+                        Some((_, t)) => *t = (*t).min(joined),
+                        None => entry.service_joined_ms.push((service.to_owned(), joined)),
+                    }
+                }
+            }
+            let ranking: Vec<String> = incident
+                .get("root_cause")
+                .and_then(Value::as_array)
+                .map(|causes| {
+                    causes
+                        .iter()
+                        .filter_map(|c| c.get("service").and_then(Value::as_str))
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if entry.rankings.len() < MAX_RANKINGS
+                && entry.rankings.last().is_none_or(|(_, r)| *r != ranking)
+            {
+                entry.rankings.push((now_ms, ranking));
+            }
+        }
+    }
+
+    pub fn incidents(&self) -> Vec<IncidentSeen> {
+        self.seen.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_and_rankings_are_tracked() {
+        let mut w = IncidentWatch::default();
+        let page = |ranking: &str, extra: &str| -> Value {
+            serde_json::from_str(&format!(
+                r#"{{"data":[{{"id":"i1","opened_at_ms":1000,
+                  "signals":[{{"joined_at_ms":1000,"signal":{{"service":"checkout","peer":"payments"}}}}{extra}],
+                  "root_cause":[{ranking}]}}]}}"#
+            ))
+            .expect("json")
+        };
+        w.absorb(&page(r#"{"service":"checkout"}"#, ""), 2000);
+        w.absorb(&page(r#"{"service":"checkout"}"#, ""), 3000);
+        w.absorb(
+            &page(
+                r#"{"service":"payments"},{"service":"checkout"}"#,
+                r#",{"joined_at_ms":4000,"signal":{"service":"payments","peer":null}}"#,
+            ),
+            5000,
+        );
+        let seen = w.incidents();
+        assert_eq!(seen.len(), 1);
+        let i = &seen[0];
+        assert_eq!(i.opened_ms, 1000);
+        assert_eq!(
+            i.service_joined_ms,
+            vec![("checkout".into(), 1000), ("payments".into(), 1000)]
+        );
+        assert_eq!(i.rankings.len(), 2, "unchanged rankings are not repeated");
+        assert_eq!(
+            i.rankings[1],
+            (5000, vec!["payments".into(), "checkout".into()])
+        );
+        w.absorb(&Value::Null, 6000);
+        assert_eq!(w.incidents().len(), 1);
+    }
+}

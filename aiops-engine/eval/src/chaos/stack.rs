@@ -1,0 +1,567 @@
+//! The system under test for one scenario, on loopback: the engine (`aiops
+//! serve`), the seven shop services (`shop run`), the load generator, a
+//! readiness prober (as a kubelet would probe `/readyz`), and, when
+//! installed, Prometheus evaluating `rules/prometheus` with Alertmanager
+//! notifying the harness's webhook. Everything lives in the run directory.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::judge::AlertSeen;
+use super::procs::{LineSink, Spec, Supervised};
+use super::scenario::{Fault, FaultAction, SERVICES, Scenario};
+
+/// Where the pieces listen: `base`..`base+6` the services (in the shop's
+/// port order), `base+720` the engine, `base+10`/`base+13` Prometheus and
+/// Alertmanager.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub base: u16,
+}
+
+impl Ports {
+    pub fn service(&self, service: &str) -> u16 {
+        let offset = shop_order(service).unwrap_or(0);
+        self.base + offset
+    }
+    pub fn engine(&self) -> u16 {
+        self.base + 720
+    }
+    pub fn prometheus(&self) -> u16 {
+        self.base + 10
+    }
+    pub fn alertmanager(&self) -> u16 {
+        self.base + 13
+    }
+    pub fn all(&self) -> Vec<u16> {
+        let mut v: Vec<u16> = SERVICES.iter().map(|s| self.service(s)).collect();
+        v.extend([self.engine(), self.prometheus(), self.alertmanager()]);
+        v
+    }
+}
+
+/// The shop's own port order (frontend 8080 ... recommendation 8086).
+fn shop_order(service: &str) -> Option<u16> {
+    [
+        "frontend",
+        "catalog",
+        "cart",
+        "orders",
+        "checkout",
+        "payments",
+        "recommendation",
+    ]
+    .iter()
+    .position(|s| *s == service)
+    .and_then(|i| u16::try_from(i).ok())
+}
+
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    pub aiops: PathBuf,
+    pub shop: PathBuf,
+    pub run_dir: PathBuf,
+    pub ports: Ports,
+    pub scrape_interval: Duration,
+    pub admin_token: String,
+    /// `rules/prometheus`; with Prometheus and Alertmanager found, the alert
+    /// rules run alongside.
+    pub rules_dir: Option<PathBuf>,
+    pub prometheus: Option<PathBuf>,
+    pub alertmanager: Option<PathBuf>,
+}
+
+pub struct Stack {
+    config: StackConfig,
+    pub http: reqwest::Client,
+    engine: Supervised,
+    services: BTreeMap<String, Supervised>,
+    load: Option<Supervised>,
+    prometheus: Option<Supervised>,
+    alertmanager: Option<Supervised>,
+    receiver: Option<(JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
+    pub alerts: Arc<Mutex<Vec<AlertSeen>>>,
+    prober: JoinHandle<()>,
+    /// Crash faults re-armed after each restart while active.
+    crash_rearm: BTreeMap<String, JoinHandle<()>>,
+}
+
+const SHOP_ENV_VERSION: &str = "SHOP_VERSION";
+const SHOP_ENV_FAULTS: &str = "SHOP_FAULTS";
+/// How often each service's `/readyz` is probed (a kubelet's period).
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+
+impl Stack {
+    pub async fn up(
+        config: StackConfig,
+        scenario: &Scenario,
+        lines: Option<LineSink>,
+    ) -> anyhow::Result<Stack> {
+        std::fs::create_dir_all(&config.run_dir)?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        let ports = config.ports;
+        let engine_url = format!("http://127.0.0.1:{}", ports.engine());
+        let engine_yaml = engine_config(&config);
+        let engine_config_path = config.run_dir.join("aiops.yaml");
+        std::fs::write(&engine_config_path, engine_yaml)?;
+        let engine = Supervised::start(
+            "aiops",
+            Spec {
+                program: config.aiops.clone(),
+                args: vec![
+                    "serve".into(),
+                    "--config".into(),
+                    engine_config_path.display().to_string(),
+                ],
+                env: vec![("AIOPS_LOG".into(), "warn".into())],
+            },
+            config.run_dir.join("aiops.log"),
+            None,
+            true,
+        );
+        wait_http(
+            &http,
+            &format!("{engine_url}/readyz"),
+            Duration::from_secs(60),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("the engine did not become ready: {e}"))?;
+
+        let mut services = BTreeMap::new();
+        for service in SERVICES {
+            let mut env = vec![
+                (
+                    "SHOP_LISTEN".to_owned(),
+                    format!("127.0.0.1:{}", ports.service(service)),
+                ),
+                ("SHOP_ADMIN_TOKEN".to_owned(), config.admin_token.clone()),
+                ("SHOP_LOKI_URL".to_owned(), engine_url.clone()),
+                (
+                    "ORDERS_DB_PATH".to_owned(),
+                    config.run_dir.join("orders.db").display().to_string(),
+                ),
+            ];
+            for peer in SERVICES {
+                env.push((
+                    format!("SHOP_{}_URL", peer.to_ascii_uppercase()),
+                    format!("http://127.0.0.1:{}", ports.service(peer)),
+                ));
+            }
+            let proc = Supervised::start(
+                service,
+                Spec {
+                    program: config.shop.clone(),
+                    args: vec!["run".into(), service.into()],
+                    env,
+                },
+                config.run_dir.join(format!("{service}.log")),
+                lines.clone(),
+                true,
+            );
+            services.insert(service.to_owned(), proc);
+        }
+        for service in SERVICES {
+            let url = format!("http://127.0.0.1:{}/healthz", ports.service(service));
+            wait_http(&http, &url, Duration::from_secs(60))
+                .await
+                .map_err(|e| anyhow::anyhow!("{service} did not come up: {e}"))?;
+        }
+
+        let alerts = Arc::new(Mutex::new(Vec::new()));
+        let (mut prometheus, mut alertmanager, mut receiver) = (None, None, None);
+        if let (Some(rules), Some(prom), Some(am)) =
+            (&config.rules_dir, &config.prometheus, &config.alertmanager)
+        {
+            let (port, handle, stop) = super::receiver::spawn(alerts.clone()).await?;
+            receiver = Some((handle, stop));
+            let am_dir = config.run_dir.join("alertmanager");
+            std::fs::create_dir_all(&am_dir)?;
+            std::fs::write(am_dir.join("alertmanager.yml"), alertmanager_config(port))?;
+            alertmanager = Some(Supervised::start(
+                "alertmanager",
+                Spec {
+                    program: am.clone(),
+                    args: vec![
+                        format!(
+                            "--config.file={}",
+                            am_dir.join("alertmanager.yml").display()
+                        ),
+                        format!("--storage.path={}", am_dir.join("data").display()),
+                        format!("--web.listen-address=127.0.0.1:{}", ports.alertmanager()),
+                        "--cluster.listen-address=".into(),
+                    ],
+                    env: vec![],
+                },
+                config.run_dir.join("alertmanager.log"),
+                None,
+                true,
+            ));
+            let prom_dir = config.run_dir.join("prometheus");
+            std::fs::create_dir_all(&prom_dir)?;
+            std::fs::write(
+                prom_dir.join("prometheus.yml"),
+                prometheus_config(&config, rules)?,
+            )?;
+            prometheus = Some(Supervised::start(
+                "prometheus",
+                Spec {
+                    program: prom.clone(),
+                    args: vec![
+                        format!(
+                            "--config.file={}",
+                            prom_dir.join("prometheus.yml").display()
+                        ),
+                        format!("--storage.tsdb.path={}", prom_dir.join("data").display()),
+                        format!("--web.listen-address=127.0.0.1:{}", ports.prometheus()),
+                    ],
+                    env: vec![],
+                },
+                config.run_dir.join("prometheus.log"),
+                None,
+                true,
+            ));
+            wait_http(
+                &http,
+                &format!("http://127.0.0.1:{}/-/ready", ports.prometheus()),
+                Duration::from_secs(60),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("prometheus did not become ready: {e}"))?;
+            wait_http(
+                &http,
+                &format!("http://127.0.0.1:{}/-/ready", ports.alertmanager()),
+                Duration::from_secs(60),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("alertmanager did not become ready: {e}"))?;
+        }
+
+        let prober = tokio::spawn(probe_readiness(http.clone(), ports));
+        let load = Some(Supervised::start(
+            "load",
+            Spec {
+                program: config.shop.clone(),
+                args: vec![
+                    "load".into(),
+                    "--target".into(),
+                    format!("http://127.0.0.1:{}", ports.service("frontend")),
+                    "--users".into(),
+                    scenario.load.users.to_string(),
+                    "--steps".into(),
+                    load_steps(scenario),
+                    "--seed".into(),
+                    "7".into(),
+                ],
+                env: vec![],
+            },
+            config.run_dir.join("load.log"),
+            None,
+            false,
+        ));
+        Ok(Stack {
+            config,
+            http,
+            engine,
+            services,
+            load,
+            prometheus,
+            alertmanager,
+            receiver,
+            alerts,
+            prober,
+            crash_rearm: BTreeMap::new(),
+        })
+    }
+
+    pub fn engine_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.config.ports.engine())
+    }
+
+    pub fn alerts_enabled(&self) -> bool {
+        self.prometheus.is_some()
+    }
+
+    fn chaos_url(&self, service: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/admin/chaos",
+            self.config.ports.service(service)
+        )
+    }
+
+    pub async fn inject(&mut self, fault: &Fault) -> anyhow::Result<()> {
+        match &fault.action {
+            FaultAction::Chaos(body) => {
+                post_fault(
+                    &self.http,
+                    &self.chaos_url(&fault.service),
+                    &self.config.admin_token,
+                    body,
+                )
+                .await?;
+                if fault.kind == "crash" {
+                    // a crash-looping release: the fault is armed again in
+                    // every new process until it is cleared
+                    let Some(proc) = self.services.get(&fault.service) else {
+                        return Ok(());
+                    };
+                    let mut starts = proc.starts();
+                    starts.borrow_and_update();
+                    let http = self.http.clone();
+                    let url = self.chaos_url(&fault.service);
+                    let token = self.config.admin_token.clone();
+                    let body = body.clone();
+                    let health = url.replace("/admin/chaos", "/healthz");
+                    let task = tokio::spawn(async move {
+                        while starts.changed().await.is_ok() {
+                            if wait_http(&http, &health, Duration::from_secs(30))
+                                .await
+                                .is_ok()
+                            {
+                                let _ = post_fault(&http, &url, &token, &body).await;
+                            }
+                        }
+                    });
+                    self.crash_rearm.insert(fault.service.clone(), task);
+                }
+            }
+            FaultAction::Release { version, faults } => {
+                let Some(proc) = self.services.get(&fault.service) else {
+                    anyhow::bail!("no such service {}", fault.service);
+                };
+                proc.redeploy(&[
+                    (SHOP_ENV_VERSION.into(), version.clone()),
+                    (
+                        SHOP_ENV_FAULTS.into(),
+                        Value::Array(faults.clone()).to_string(),
+                    ),
+                ]);
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn clear(&mut self, fault: &Fault) -> anyhow::Result<()> {
+        if let Some(task) = self.crash_rearm.remove(&fault.service) {
+            task.abort();
+        }
+        match &fault.action {
+            FaultAction::Chaos(_) => {
+                // a crashed service may be between restarts: retry a little
+                let url = self.chaos_url(&fault.service);
+                let health = url.replace("/admin/chaos", "/healthz");
+                let _ = wait_http(&self.http, &health, Duration::from_secs(30)).await;
+                let response = self
+                    .http
+                    .delete(&url)
+                    .bearer_auth(&self.config.admin_token)
+                    .send()
+                    .await?;
+                if !response.status().is_success() {
+                    anyhow::bail!(
+                        "clearing faults of {} answered {}",
+                        fault.service,
+                        response.status()
+                    );
+                }
+            }
+            FaultAction::Release { .. } => {
+                if let Some(proc) = self.services.get(&fault.service) {
+                    proc.redeploy_without(&[SHOP_ENV_VERSION, SHOP_ENV_FAULTS]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Restarts of each service so far (crashes the supervisor recovered).
+    pub fn restarts(&self) -> BTreeMap<String, u32> {
+        self.services
+            .iter()
+            .map(|(name, p)| (name.clone(), p.restarts()))
+            .collect()
+    }
+
+    pub async fn down(mut self) {
+        for (_, task) in std::mem::take(&mut self.crash_rearm) {
+            task.abort();
+        }
+        self.prober.abort();
+        if let Some(load) = self.load.take() {
+            load.stop().await;
+        }
+        // callers first, so the last requests find their peers
+        let mut services: Vec<(String, Supervised)> =
+            std::mem::take(&mut self.services).into_iter().collect();
+        services
+            .sort_by_key(|(name, _)| std::cmp::Reverse(SERVICES.iter().position(|s| s == name)));
+        for (_, proc) in services {
+            proc.stop().await;
+        }
+        if let Some(p) = self.prometheus.take() {
+            p.stop().await;
+        }
+        if let Some(a) = self.alertmanager.take() {
+            a.stop().await;
+        }
+        if let Some((handle, stop)) = self.receiver.take() {
+            let _ = stop.send(());
+            let _ = handle.await;
+        }
+        self.engine.stop().await;
+    }
+}
+
+async fn post_fault(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &Value,
+) -> anyhow::Result<()> {
+    let response = http.post(url).bearer_auth(token).json(body).send().await?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        anyhow::bail!("{url} refused the fault {body}: {status} {text}");
+    }
+    Ok(())
+}
+
+pub async fn wait_http(http: &reqwest::Client, url: &str, within: Duration) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut last = String::from("no answer");
+    while tokio::time::Instant::now() < deadline {
+        match http.get(url).timeout(Duration::from_secs(2)).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => last = format!("{url} answered {}", r.status()),
+            Err(e) => last = format!("{url}: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(last)
+}
+
+async fn probe_readiness(http: reqwest::Client, ports: Ports) {
+    let mut ticker = tokio::time::interval(PROBE_EVERY);
+    loop {
+        ticker.tick().await;
+        for service in SERVICES {
+            let url = format!("http://127.0.0.1:{}/readyz", ports.service(service));
+            let _ = http.get(url).timeout(Duration::from_secs(2)).send().await;
+        }
+    }
+}
+
+/// `RATE@DURATION,...` for the load generator, from the scenario's steps.
+pub fn load_steps(scenario: &Scenario) -> String {
+    let mut points: Vec<(Duration, f64)> = vec![(Duration::ZERO, scenario.load.rate)];
+    points.extend(scenario.load.steps.iter().map(|s| (s.at, s.rate)));
+    let mut out = Vec::new();
+    for (i, (at, rate)) in points.iter().enumerate() {
+        let until = points
+            .get(i + 1)
+            .map(|(t, _)| *t)
+            .unwrap_or(scenario.duration);
+        let length = until.saturating_sub(*at).as_secs().max(1);
+        out.push(format!("{rate}@{length}s"));
+    }
+    out.join(",")
+}
+
+fn yaml_str(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+fn engine_config(config: &StackConfig) -> String {
+    let mut out = String::new();
+    let interval = humantime::format_duration(config.scrape_interval);
+    let _ = writeln!(out, "listen: \"127.0.0.1:{}\"", config.ports.engine());
+    let _ = writeln!(out, "scrape:\n  interval: {interval}\n  jobs:");
+    for service in SERVICES {
+        let _ = writeln!(
+            out,
+            "    - job: {service}\n      targets: [\"127.0.0.1:{}\"]\n      readiness_path: /readyz",
+            config.ports.service(service)
+        );
+    }
+    let database = format!("sqlite:{}", config.run_dir.join("incidents.db").display());
+    let _ = writeln!(
+        out,
+        "incidents:\n  database: {}\n  evaluation_interval: {interval}",
+        yaml_str(&database)
+    );
+    out
+}
+
+fn prometheus_config(config: &StackConfig, rules: &Path) -> anyhow::Result<String> {
+    let interval = humantime::format_duration(config.scrape_interval);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}"
+    );
+    out.push_str("rule_files:\n");
+    for name in ["recording.yml", "alerts.yml"] {
+        let path = rules.join(name);
+        if !path.is_file() {
+            anyhow::bail!("{} is missing", path.display());
+        }
+        let path = path.canonicalize()?;
+        let _ = writeln!(out, "  - {}", yaml_str(&path.display().to_string()));
+    }
+    let _ = writeln!(
+        out,
+        "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: [\"127.0.0.1:{}\"]}}]",
+        config.ports.alertmanager()
+    );
+    out.push_str("scrape_configs:\n");
+    for service in SERVICES {
+        let _ = writeln!(
+            out,
+            "  - job_name: {service}\n    static_configs: [{{targets: [\"127.0.0.1:{}\"]}}]",
+            config.ports.service(service)
+        );
+    }
+    Ok(out)
+}
+
+/// Alertmanager as an on-call setup would have it, with a short group wait
+/// so that its delay does not dominate the comparison.
+fn alertmanager_config(receiver_port: u16) -> String {
+    format!(
+        "route:\n  receiver: harness\n  group_by: [alertname, service]\n  group_wait: 5s\n  group_interval: 10s\n  repeat_interval: 1h\nreceivers:\n  - name: harness\n    webhook_configs:\n      - url: \"http://127.0.0.1:{receiver_port}/alerts\"\n        send_resolved: true\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chaos::scenario::parse;
+
+    #[test]
+    fn load_steps_cover_the_scenario() {
+        let s = parse("name: x\nduration: 5m\nload: {rate: 20, steps: [{at: 1m, rate: 30}, {at: 3m, rate: 10}]}\n")
+            .expect("scenario");
+        assert_eq!(load_steps(&s), "20@60s,30@120s,10@120s");
+    }
+
+    #[test]
+    fn ports_do_not_overlap() {
+        let ports = Ports { base: 18080 };
+        let mut all = ports.all();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+        assert_eq!(ports.service("frontend"), 18080);
+        assert_eq!(ports.service("recommendation"), 18086);
+    }
+}
