@@ -1,0 +1,131 @@
+//! `aiops eval chaos` end to end with real processes: a short scenario with
+//! an error fault in payments. The harness must inject and clear it, the
+//! engine must open an incident ranking payments first, the report must say
+//! so, and `--record` must leave an RCAEval-layout case behind. With
+//! Prometheus and Alertmanager installed (CI installs them) the alert rules
+//! run alongside and the report carries their verdict too.
+
+mod common;
+
+use std::process::Command;
+
+use common::{ensure_shop_binary, in_ci};
+use serde_json::Value;
+
+/// Below the ephemeral range and above the shop tests' per-process blocks
+/// (10000-29999), so no parallel test takes these ports.
+const PORT_BASE: &str = "30100";
+
+#[test]
+fn a_short_scenario_is_run_judged_and_recorded() {
+    let shop = match ensure_shop_binary() {
+        Ok(p) => p,
+        Err(e) if !in_ci() => {
+            eprintln!("SKIPPED: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("short.yaml");
+    std::fs::write(
+        &scenario,
+        "name: short\nabout: payments fails half its requests\nduration: 110s\nload: {rate: 15, users: 30}\n\
+         faults:\n  - service: payments\n    fault: {kind: errors, status: 500, rate: 0.5}\n    start: 60s\n    duration: 40s\n",
+    )
+    .expect("scenario");
+    let out = dir.path().join("out");
+    let record = dir.path().join("cases");
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/prometheus");
+    let run = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .arg("eval")
+        .arg("chaos")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .arg("--record")
+        .arg(&record)
+        .args([
+            "--port-base",
+            PORT_BASE,
+            "--scrape-interval",
+            "2s",
+            "--rules",
+        ])
+        .arg(&rules)
+        .arg("--shop")
+        .arg(&shop)
+        .output()
+        .expect("run aiops eval chaos");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}\n{stdout}");
+    let report: Value = stdout
+        .lines()
+        .find(|l| l.starts_with('{') && l.contains("\"scenario\""))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no report line: {stdout}"));
+    let fault = &report["faults"][0];
+    assert_eq!(fault["fault"], "payments_errors");
+    assert!(
+        (fault["duration_s"].as_f64().unwrap_or(0.0) - 40.0).abs() < 5.0,
+        "{fault}"
+    );
+    assert_eq!(fault["engine"]["detected"], true, "{report}\n{stderr}");
+    assert_eq!(fault["engine"]["rank"], 1, "{report}");
+    let ttd = fault["engine"]["time_to_detect_s"].as_f64().unwrap_or(-1.0);
+    assert!(ttd >= 0.0, "{fault}");
+    if in_ci() {
+        // the alert rules ran too (their verdict may be "missed" in 40 s)
+        assert!(fault["alerts"].is_object(), "{report}");
+    }
+    let summary_start = stdout.rfind("\n{").expect("summary");
+    let summary: Value = serde_json::from_str(&stdout[summary_start..]).expect("summary json");
+    assert_eq!(summary["faults"], 1);
+    assert_eq!(summary["engine"]["detected"], 1);
+
+    let case = record.join("payments_errors_short");
+    let data = std::fs::read_to_string(case.join("data.csv")).expect("data.csv");
+    let header: Vec<&str> = data.lines().next().unwrap_or("").split(',').collect();
+    assert_eq!(header[0], "time");
+    assert!(header.contains(&"payments_error_ratio"), "{header:?}");
+    assert!(data.lines().count() > 20, "{data}");
+    let inject: i64 = std::fs::read_to_string(case.join("inject_time.txt"))
+        .expect("inject_time.txt")
+        .trim()
+        .parse()
+        .expect("unix seconds");
+    let first: i64 = data
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .expect("first time");
+    assert!(first < inject, "the case starts before the fault");
+    assert!(out.join("short").join("report.json").is_file());
+}
+
+#[test]
+fn bad_scenarios_are_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("bad.yaml");
+    std::fs::write(
+        &scenario,
+        "name: bad\nduration: 1m\nload: {rate: 5}\nfaults: [{service: database, fault: {kind: errors}, start: 1s, duration: 1s}]\n",
+    )
+    .expect("write");
+    let run = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["eval", "chaos"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("run");
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("faults[0].service") && stderr.contains("bad.yaml"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out").exists(), "nothing was started");
+}
