@@ -317,6 +317,7 @@ impl Correlator {
             timeline: Vec::new(),
             revision: 0,
             signals_dropped: 0,
+            window_causes: Vec::new(),
         };
         incident.note(
             now_ms,
@@ -443,6 +444,29 @@ impl Correlator {
         if let Some((event, detail)) = note {
             incident.note(now_ms, event, detail);
         }
+        self.rerank(index, graph, now_ms);
+    }
+
+    /// Hands in the window ranking computed at the edge for an unresolved
+    /// incident, and ranks again with it. Unknown or resolved: ignored.
+    pub fn set_window_causes(
+        &mut self,
+        id: &str,
+        causes: Vec<crate::incident::WindowCause>,
+        graph: &Graph,
+        now_ms: i64,
+    ) {
+        let Some(index) = self
+            .incidents
+            .iter()
+            .position(|i| i.id == id && !i.is_resolved())
+        else {
+            return;
+        };
+        if self.incidents[index].window_causes == causes {
+            return;
+        }
+        self.incidents[index].window_causes = causes;
         self.rerank(index, graph, now_ms);
     }
 

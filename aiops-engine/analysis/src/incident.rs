@@ -55,6 +55,18 @@ pub struct Cause {
     pub evidence: Vec<String>,
 }
 
+/// A service's robust deviation over the incident window against its own
+/// pre-onset window (BARO / n-sigma family), computed at the edge over the
+/// recorded history and handed in: one input of the ranking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowCause {
+    pub service: String,
+    /// Relative to the most deviating service of the window, 0..=1.
+    pub score: f64,
+    /// The deviating metrics, strongest first, with their numbers.
+    pub reasons: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: String,
@@ -77,6 +89,9 @@ pub struct Incident {
     /// Signals not kept because the incident held its maximum.
     #[serde(default)]
     pub signals_dropped: u64,
+    /// The window ranking the edge last computed, best first.
+    #[serde(default)]
+    pub window_causes: Vec<WindowCause>,
 }
 
 impl Incident {

@@ -21,6 +21,6 @@ pub use analyzer::{AnalysisConfig, Analyzer, ServiceView};
 pub use correlate::{Correlator, CorrelatorConfig, LifecycleError};
 pub use graph::Graph;
 pub use history::{Column, History, HistoryConfig};
-pub use incident::{Cause, Incident, IncidentState, Member, TimelineEntry};
+pub use incident::{Cause, Incident, IncidentState, Member, TimelineEntry, WindowCause};
 pub use rules::RulesFile;
 pub use signal::{Direction, Signal, SignalKind, Weight};

@@ -9,7 +9,10 @@
 //! - whether its own dependencies are anomalous too (then its symptoms may
 //!   be theirs: discounted) or healthy (then they are its own);
 //! - onset order: the first to show symptoms;
-//! - closeness to a change (a deploy or restart shortly before the onset).
+//! - closeness to a change (a deploy or restart shortly before the onset);
+//! - how far its recorded metrics moved from their own pre-onset window
+//!   over the incident window (robust z-scores, computed at the edge and
+//!   handed in as [`crate::incident::WindowCause`]s).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +24,11 @@ const TOP: usize = 5;
 /// Onsets this close count as simultaneous (one evaluation apart).
 const ONSET_TIE_MS: i64 = 6_000;
 const CHANGE_WINDOW_MS: i64 = 15 * 60_000;
+/// Weight of the window ranking's relative score (1 for the most deviating).
+const WINDOW_WEIGHT: f64 = 0.5;
+/// A service only the window ranking names (no detector signal of its own)
+/// counts for less: nothing streaming confirmed it.
+const WINDOW_ONLY_DISCOUNT: f64 = 0.5;
 
 fn strength(signal: &Signal) -> f64 {
     let by_deviation = signal
@@ -77,6 +85,14 @@ pub fn rank(incident: &Incident, graph: &Graph) -> Vec<Cause> {
                 .own
                 .push(signal),
         }
+    }
+    let window: BTreeMap<&str, &crate::incident::WindowCause> = incident
+        .window_causes
+        .iter()
+        .map(|w| (w.service.as_str(), w))
+        .collect();
+    for service in window.keys() {
+        candidates.entry(service).or_default();
     }
     let anomalous: BTreeSet<&str> = candidates
         .iter()
@@ -205,6 +221,26 @@ pub fn rank(incident: &Incident, graph: &Graph) -> Vec<Cause> {
                 change.why
             ));
         }
+        if let Some(w) = window.get(service).filter(|w| w.score > 0.0) {
+            let signalled = !candidate.own.is_empty()
+                || !candidate.blamed_by.is_empty()
+                || !candidate.blames.is_empty();
+            let weight = if signalled {
+                WINDOW_WEIGHT
+            } else {
+                WINDOW_WEIGHT * WINDOW_ONLY_DISCOUNT
+            };
+            score += weight * w.score.min(1.0);
+            let strongest = w.reasons.first().map(String::as_str).unwrap_or("");
+            reasons.push(if w.score >= 0.999 {
+                format!("its metrics moved furthest from their pre-onset window: {strongest}")
+            } else {
+                format!(
+                    "its metrics moved from their pre-onset window ({:.0}% of the furthest): {strongest}",
+                    w.score * 100.0
+                )
+            });
+        }
         if score <= 0.0 {
             continue;
         }
@@ -221,7 +257,17 @@ pub fn rank(incident: &Incident, graph: &Graph) -> Vec<Cause> {
                 service: (*service).to_owned(),
                 score: 0.0,
                 reasons,
-                evidence: evidence.iter().take(3).map(|s| s.why.clone()).collect(),
+                evidence: evidence
+                    .iter()
+                    .map(|s| s.why.clone())
+                    .chain(
+                        window
+                            .get(service)
+                            .into_iter()
+                            .flat_map(|w| w.reasons.iter().cloned()),
+                    )
+                    .take(3)
+                    .collect(),
             },
         ));
     }
@@ -242,4 +288,117 @@ pub fn rank(incident: &Incident, graph: &Graph) -> Vec<Cause> {
             cause
         })
         .collect()
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::incident::{IncidentState, Member, WindowCause};
+    use crate::signal::{Direction, Weight};
+
+    fn signal(service: &str, peer: Option<&str>, metric: &str, deviation: f64) -> Signal {
+        Signal {
+            key: format!("{service}/{metric}"),
+            kind: SignalKind::MetricAnomaly,
+            service: service.into(),
+            peer: peer.map(Into::into),
+            metric: metric.into(),
+            score: 0.8,
+            direction: Direction::Up,
+            weight: Weight::Strong,
+            onset_ms: 1_000,
+            detected_ms: 2_000,
+            ended_ms: None,
+            value: Some(1.0),
+            baseline: Some(0.0),
+            deviation: Some(deviation),
+            why: format!("{service} {metric}"),
+        }
+    }
+
+    fn incident(signals: Vec<Signal>, window: Vec<WindowCause>) -> Incident {
+        Incident {
+            id: "i".into(),
+            state: IncidentState::Open,
+            title: String::new(),
+            opened_at_ms: 2_000,
+            updated_at_ms: 2_000,
+            acknowledged_at_ms: None,
+            resolved_at_ms: None,
+            last_active_ms: 2_000,
+            services: vec![],
+            root_cause: vec![],
+            signals: signals
+                .into_iter()
+                .map(|signal| Member {
+                    signal,
+                    joined_at_ms: 2_000,
+                    reason: String::new(),
+                    starts: 1,
+                })
+                .collect(),
+            timeline: vec![],
+            revision: 1,
+            signals_dropped: 0,
+            window_causes: window,
+        }
+    }
+
+    fn cause(service: &str, score: f64) -> WindowCause {
+        WindowCause {
+            service: service.into(),
+            score,
+            reasons: vec![format!(
+                "{service} latency_p99 12.0 IQRs above its pre-onset median"
+            )],
+        }
+    }
+
+    #[test]
+    fn the_window_ranking_tips_a_close_call_and_explains_itself() {
+        // two services with equally strong own signals, neither calling the other
+        let signals = vec![
+            signal("cart", None, "latency_p99", 10.0),
+            signal("orders", None, "latency_p99", 10.0),
+        ];
+        let graph = Graph::default();
+        let without = rank(&incident(signals.clone(), vec![]), &graph);
+        assert_eq!(without[0].service, "cart", "ties break by name");
+        let with = rank(
+            &incident(signals, vec![cause("orders", 1.0), cause("cart", 0.1)]),
+            &graph,
+        );
+        assert_eq!(with[0].service, "orders");
+        assert!(
+            with[0]
+                .reasons
+                .iter()
+                .any(|r| r.contains("furthest from their pre-onset window")),
+            "{:?}",
+            with[0].reasons
+        );
+        assert!(
+            with[0].evidence.iter().any(|e| e.contains("IQRs")),
+            "{:?}",
+            with[0].evidence
+        );
+    }
+
+    #[test]
+    fn a_service_only_the_window_names_is_ranked_but_discounted() {
+        let signals = vec![signal("checkout", None, "error_ratio", 20.0)];
+        let ranked = rank(
+            &incident(
+                signals,
+                vec![cause("checkout", 1.0), cause("payments", 0.9)],
+            ),
+            &Graph::default(),
+        );
+        assert_eq!(ranked[0].service, "checkout");
+        let payments = ranked
+            .iter()
+            .find(|c| c.service == "payments")
+            .expect("payments");
+        assert!(payments.score < ranked[0].score);
+    }
 }
