@@ -21,6 +21,10 @@ pub struct MetricNames {
     pub server_histogram: String,
     pub client_histogram: String,
     pub status_label: String,
+    /// The server histogram's route label, and the routes that are not
+    /// user traffic (probes, scrapes): left out of rate, errors, latency.
+    pub route_label: String,
+    pub ignored_routes: Vec<String>,
     pub peer_label: String,
     pub error_type_label: String,
     pub cpu_seconds: String,
@@ -43,6 +47,10 @@ impl Default for MetricNames {
             server_histogram: "http_server_request_duration_seconds".into(),
             client_histogram: "http_client_request_duration_seconds".into(),
             status_label: "http_response_status_code".into(),
+            route_label: "http_route".into(),
+            ignored_routes: ["/healthz", "/readyz", "/metrics"]
+                .map(String::from)
+                .to_vec(),
             peer_label: "peer_service".into(),
             error_type_label: "error_type".into(),
             cpu_seconds: "process_cpu_seconds_total".into(),
@@ -174,6 +182,14 @@ pub fn derive(
         };
         let instance = labels.get(&names.instance_label).unwrap_or("").to_owned();
         let is_client = name == client_count || name == client_bucket;
+        if !is_client
+            && (name == server_count || name == server_bucket)
+            && labels
+                .get(&names.route_label)
+                .is_some_and(|route| names.ignored_routes.iter().any(|r| r == route))
+        {
+            continue;
+        }
         let peer = if is_client {
             match labels.get(&names.peer_label) {
                 Some(p) if !p.is_empty() => Some(p.to_owned()),
@@ -468,6 +484,25 @@ mod tests {
                         ("http_response_status_code", "500"),
                     ],
                     1.0,
+                ),
+                // probes and scrapes are not user traffic: left out
+                counter(
+                    &[
+                        ("__name__", &count),
+                        ("job", "payments"),
+                        ("http_route", "/readyz"),
+                        ("http_response_status_code", "503"),
+                    ],
+                    5.0,
+                ),
+                counter(
+                    &[
+                        ("__name__", &bucket),
+                        ("job", "payments"),
+                        ("http_route", "/metrics"),
+                        ("le", "+Inf"),
+                    ],
+                    5.0,
                 ),
                 counter(
                     &[("__name__", &bucket), ("job", "payments"), ("le", "0.1")],
