@@ -16,6 +16,7 @@
 pub mod config;
 pub mod detector;
 pub mod duration;
+pub mod nab;
 pub mod verdict;
 
 mod changepoint;

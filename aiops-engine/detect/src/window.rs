@@ -143,6 +143,11 @@ impl RollingWindow {
         from_left.max(from_right)
     }
 
+    /// Smallest and largest value; `None` when empty.
+    pub(crate) fn range(&self) -> Option<(f64, f64)> {
+        Some((*self.sorted.first()?, *self.sorted.last()?))
+    }
+
     /// Values in arrival order, oldest first.
     #[cfg(test)]
     pub(crate) fn iter_oldest_first(&self) -> impl Iterator<Item = f64> + '_ {
