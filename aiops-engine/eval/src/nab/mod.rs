@@ -97,7 +97,7 @@ pub fn detect(detector: DetectorName, series: &Series) -> Vec<f64> {
             series.values.iter().map(|v| d.observe(*v)).collect()
         }
         DetectorName::Aiops => {
-            let mut d = aiops_detect::nab::NabDetector::default();
+            let mut d = aiops_detect::nab::NabDetector::new();
             series
                 .timestamps
                 .iter()
