@@ -9,7 +9,7 @@ pub(crate) const ALARM: f64 = 4.0;
 /// Points of quiet after an alarm.
 const QUIET: usize = 30;
 /// Per point, the memory of earlier evidence fades by this fraction.
-const FADE: f64 = 0.03;
+const FADE: f64 = 0.02;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Refractory {

@@ -1,9 +1,9 @@
-//! How many of the last few values left the usual band (the 10th to 90th
+//! How many of the last few values left the usual band (the 20th to 80th
 //! percentile of the recent window). One value outside is routine; most of
 //! the last sixteen outside is a change of behaviour: a shift, a burst, a
 //! new oscillation.
 
-pub(crate) const QUANTILE: f64 = 0.1;
+pub(crate) const QUANTILE: f64 = 0.2;
 const SPAN: usize = 16;
 
 #[derive(Debug, Clone, Default)]

@@ -10,7 +10,7 @@ const DAY_MS: i64 = 86_400_000;
 const MIN_STEP_MS: i64 = 60_000;
 const MAX_STEP_MS: i64 = DAY_MS / 24;
 /// How far either side of its own time a value may match.
-const TOLERANCE_MS: f64 = 20.0 * 60_000.0;
+const TOLERANCE_MS: f64 = 25.0 * 60_000.0;
 /// Weight of today's value in a slot's usual value.
 const LEARN: f64 = 0.3;
 /// How fast a slot's envelope shrinks back towards its usual value.

@@ -10,7 +10,7 @@
 //!   spread units;
 //! - shift: the same for the median of the last nine points, in standard
 //!   errors ([`shift`]);
-//! - band: how many of the last sixteen points left the 10-90% band
+//! - band: how many of the last sixteen points left the 20-80% band
 //!   ([`band`]);
 //! - season: distance from what this time of day usually brings ([`daily`]);
 //! - novelty: whether the recent sequence of coarse levels is new
@@ -44,9 +44,9 @@ const WINDOW: usize = 250;
 const WARMUP: usize = 50;
 /// Span of the long-run averages (points).
 const SPAN: f64 = 3000.0;
-/// Evidence beyond this many units is all alike: a spike of 20 spreads
+/// Evidence beyond this many units is all alike: a spike of 18 spreads
 /// and one of 2000 are both "far".
-const CLIP: f64 = 20.0;
+const CLIP: f64 = 18.0;
 /// Maps reported evidence into [0, 1).
 const OUTPUT_SCALE: f64 = 10.0;
 /// The points the band needs before it means anything.
