@@ -104,10 +104,16 @@ pub fn print(out: &mut impl Write, evaluation: &Evaluation) -> io::Result<()> {
         "profile", "score", "threshold", "raw", "null", "perfect"
     )?;
     for p in &evaluation.profiles {
+        // without a scorable window null and perfect coincide
+        let normalized = if p.normalized.is_finite() {
+            format!("{:.2}", p.normalized)
+        } else {
+            "n/a".to_string()
+        };
         writeln!(
             out,
-            "{:<20} {:>10.2} {:>12.6} {:>10.3} {:>8.2} {:>8.2}",
-            p.profile.name, p.normalized, p.threshold, p.raw, p.null, p.perfect
+            "{:<20} {:>10} {:>12.6} {:>10.3} {:>8.2} {:>8.2}",
+            p.profile.name, normalized, p.threshold, p.raw, p.null, p.perfect
         )?;
     }
     for p in &evaluation.profiles {

@@ -324,7 +324,8 @@ pub fn score_file(file: FileInput<'_>, costs: Costs, threshold: f64) -> FileScor
     out
 }
 
-/// NAB's normalised score: 0 for the null detector, 100 for a perfect one.
+/// NAB's normalised score: 0 for the null detector, 100 for a perfect one;
+/// NaN when the two coincide (no scorable window).
 pub fn normalize(raw: f64, null: f64, perfect: f64) -> f64 {
     100.0 * (raw - null) / (perfect - null)
 }
