@@ -12,10 +12,13 @@
 //! - `seasonal`: a per-time-of-period baseline.
 //! - [`detector`]: confirm / clear / freeze / re-baseline around them.
 //! - [`config`]: the policy per signal, its defaults and validation.
+//! - [`nab`]: a score in [0, 1) per point, for benchmarks scored the way
+//!   the Numenta Anomaly Benchmark scores (`aiops eval nab`).
 
 pub mod config;
 pub mod detector;
 pub mod duration;
+pub mod nab;
 pub mod verdict;
 
 mod changepoint;

@@ -143,6 +143,22 @@ impl RollingWindow {
         from_left.max(from_right)
     }
 
+    /// The value at fraction `q` of the sorted window (nearest rank);
+    /// `None` when empty.
+    pub(crate) fn quantile(&self, q: f64) -> Option<f64> {
+        let n = self.sorted.len();
+        if n == 0 {
+            return None;
+        }
+        let at = ((q.clamp(0.0, 1.0) * (n - 1) as f64).round() as usize).min(n - 1);
+        Some(self.sorted[at])
+    }
+
+    /// Smallest and largest value; `None` when empty.
+    pub(crate) fn range(&self) -> Option<(f64, f64)> {
+        Some((*self.sorted.first()?, *self.sorted.last()?))
+    }
+
     /// Values in arrival order, oldest first.
     #[cfg(test)]
     pub(crate) fn iter_oldest_first(&self) -> impl Iterator<Item = f64> + '_ {
