@@ -244,8 +244,10 @@ impl DetectorConfig {
                 scale_floor_rel: 0.0,
                 ..base
             },
+            // +50 ms: what a person notices on a page, and above the
+            // jitter a busy host adds to a fast service (+20-30 ms seen)
             SignalKind::Latency | SignalKind::PeerLatency => DetectorConfig {
-                min_abs_effect: 0.020,
+                min_abs_effect: 0.050,
                 min_rel_effect: 0.5,
                 scale_floor: 0.002,
                 scale_floor_rel: 0.05,
