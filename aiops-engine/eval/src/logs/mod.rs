@@ -1,0 +1,299 @@
+//! `aiops eval logs`: template mining judged against Loghub's ground truth
+//! (GA, PA, FGA, FTA), and `aiops eval record-logs`: the shop's own
+//! labelled logs in the same layout.
+
+mod cpu;
+mod input;
+pub mod metrics;
+pub mod normalise;
+pub mod record;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use aiops_templates::{Miner, MinerConfig, TemplateId};
+use anyhow::{Context, bail};
+use clap::Args;
+
+pub use cpu::cpu_seconds;
+pub use input::{TruthRow, read_log, read_truth};
+pub use metrics::{Judged, Scores, score};
+pub use normalise::{Correction, normalise};
+
+const ABOUT: &str = "\
+Mines a log with the engine's template miner (one miner, default settings)
+and scores it against a Loghub structured CSV.
+
+The truth file needs the columns LineId, Content and EventTemplate (others
+are ignored); its rows pair with the log's lines in order, so both must
+have the same count. Rows with an empty EventTemplate are left out of the
+scores, as Loghub-2.0 does.
+
+What is mined: each line of --log as written. Loghub's raw files start each
+line with a header (date, time, level, component, ...) that is not part of
+the template; give --content instead of --log to mine the truth's Content
+column, which holds the message without that header (the shop's labelled
+corpus is JSON lines whose Content is the whole line, so either way works).
+
+Scores:
+  GA   grouping accuracy (Zhu et al. 2019): share of lines whose true group
+       (lines with the same true template) is exactly one mined group
+  FGA  F1 of groups: a true group is right when one mined group holds
+       exactly its lines; precision over mined groups, recall over true ones
+  PA   parsing accuracy: share of lines whose mined template equals the
+       true one
+  FTA  F1 of templates (Khan et al. 2022): a mined template text is right
+       when all its lines have that text as their true template
+Mined groups are the miner's template ids. Before templates are compared,
+both sides are normalised: the miner's masks (<NUM> <IP> <UUID> <HEX> <ID>
+<TS> <STR>) become <*>, whitespace runs become one space, and (unless
+--no-correction) the Khan et al. corrections that Loghub-2.0 applies: path
+tokens, true/false/null/root/admin, digit-only tokens and words glued to a
+variable become <*>, then <*>.<*>, <*><*>, #<*># and <*>:<*> become <*>.
+
+--out gets LineId,TemplateId,Template per line: the template as the miner
+holds it at the end (masks kept), the id as the engine would report it.
+Mining speed is CPU time (getrusage) of the mining loop alone; --repeat N
+mines the lines N more times, each time with a fresh miner, for timing.";
+
+#[derive(Args, Debug)]
+#[command(long_about = ABOUT)]
+pub struct LogsArgs {
+    /// The raw log, one entry per line.
+    #[arg(long, required_unless_present = "content", conflicts_with = "content")]
+    pub log: Option<PathBuf>,
+    /// The truth: Loghub structured CSV (LineId, Content, EventTemplate).
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// Where to write LineId,TemplateId,Template per line.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Mine the truth's Content column instead of a raw log.
+    #[arg(long)]
+    pub content: bool,
+    /// Compare templates with masks and whitespace normalised only.
+    #[arg(long)]
+    pub no_correction: bool,
+    /// Extra mining passes (fresh miner each) for the speed figure.
+    #[arg(long, default_value_t = 0)]
+    pub repeat: u32,
+}
+
+/// What one evaluation found.
+#[derive(Clone, Debug)]
+pub struct LogsReport {
+    pub lines: usize,
+    pub scored_lines: usize,
+    pub scores: Scores,
+    /// Lines mined in the timed passes, and their CPU seconds.
+    pub timed_lines: u64,
+    pub cpu_seconds: f64,
+}
+
+/// One mined line: its id and the template the miner holds at the end.
+pub struct Mined {
+    pub id: TemplateId,
+    pub template: String,
+}
+
+/// Mines `lines` with one fresh miner; templates are the final ones
+/// (evicted templates keep the text they had when their line was mined).
+pub fn mine(lines: &[&str]) -> Vec<Mined> {
+    let mut miner = Miner::new("eval", MinerConfig::default());
+    let seen: Vec<(TemplateId, std::sync::Arc<str>)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let o = miner.observe(i as i64, None, l);
+            (o.template_id, o.template)
+        })
+        .collect();
+    seen.into_iter()
+        .map(|(id, at_the_time)| Mined {
+            id,
+            template: miner
+                .get(id)
+                .map_or_else(|| at_the_time.to_string(), |t| t.template.to_string()),
+        })
+        .collect()
+}
+
+/// Lines mined per CPU-second: `passes` fresh miners over `lines`.
+pub fn time_mining(lines: &[&str], passes: u32) -> anyhow::Result<(u64, f64)> {
+    let start = cpu_seconds()?;
+    let mut sink = 0u64;
+    for _ in 0..passes {
+        let mut miner = Miner::new("eval", MinerConfig::default());
+        for (i, l) in lines.iter().enumerate() {
+            sink ^= miner.observe(i as i64, None, l).template_id.0;
+        }
+    }
+    std::hint::black_box(sink);
+    let used = cpu_seconds()? - start;
+    Ok((lines.len() as u64 * u64::from(passes), used))
+}
+
+/// Runs the evaluation; `print` gets the human summary.
+pub fn evaluate(args: &LogsArgs, print: &mut dyn std::io::Write) -> anyhow::Result<LogsReport> {
+    let truth = read_truth(&args.truth)?;
+    let raw;
+    let lines: Vec<&str> = match (&args.log, args.content) {
+        (_, true) => truth.iter().map(|r| r.content.as_str()).collect(),
+        (Some(path), false) => {
+            raw = read_log(path)?;
+            if raw.len() != truth.len() {
+                bail!(
+                    "{} has {} lines but {} has {} rows: they must pair line by line",
+                    path.display(),
+                    raw.len(),
+                    args.truth.display(),
+                    truth.len()
+                );
+            }
+            raw.iter().map(String::as_str).collect()
+        }
+        (None, false) => bail!("give --log <file> or --content"),
+    };
+
+    let start = cpu_seconds()?;
+    let mined = mine(&lines);
+    let first_pass = cpu_seconds()? - start;
+    let (extra_lines, extra_cpu) = time_mining(&lines, args.repeat)?;
+
+    if let Some(out) = &args.out {
+        write_mined(out, &truth, &mined)?;
+    }
+
+    let correction = if args.no_correction {
+        Correction::None
+    } else {
+        Correction::Khan
+    };
+    let truths: Vec<String> = truth
+        .iter()
+        .map(|r| normalise(&r.template, correction))
+        .collect();
+    let texts: Vec<String> = mined
+        .iter()
+        .map(|m| normalise(&m.template, correction))
+        .collect();
+    let judged: Vec<Judged<'_, TemplateId>> = truth
+        .iter()
+        .zip(&truths)
+        .zip(mined.iter().zip(&texts))
+        .filter(|((row, _), _)| !row.template.trim().is_empty())
+        .map(|((_, t), (m, text))| Judged {
+            truth: t,
+            group: m.id,
+            mined: text,
+        })
+        .collect();
+    let scores = score(&judged);
+    let report = LogsReport {
+        lines: lines.len(),
+        scored_lines: judged.len(),
+        scores,
+        timed_lines: lines.len() as u64 + extra_lines,
+        cpu_seconds: first_pass + extra_cpu,
+    };
+    print_report(&report, print)?;
+    Ok(report)
+}
+
+fn write_mined(out: &Path, truth: &[TruthRow], mined: &[Mined]) -> anyhow::Result<()> {
+    let mut w =
+        csv::Writer::from_path(out).with_context(|| format!("cannot create {}", out.display()))?;
+    w.write_record(["LineId", "TemplateId", "Template"])?;
+    for (row, m) in truth.iter().zip(mined) {
+        w.write_record([row.line_id.as_str(), &m.id.to_string(), m.template.as_str()])
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    w.flush()
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}
+
+fn print_report(r: &LogsReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let s = &r.scores;
+    writeln!(
+        out,
+        "lines {} (scored {}), true templates {}, mined groups {}, mined templates {}",
+        r.lines, r.scored_lines, s.true_templates, s.mined_groups, s.mined_templates
+    )?;
+    writeln!(
+        out,
+        "GA {:.4}  PA {:.4}  FGA {:.4}  FTA {:.4}",
+        s.ga, s.pa, s.fga, s.fta
+    )?;
+    let rate = if r.cpu_seconds > 0.0 {
+        r.timed_lines as f64 / r.cpu_seconds
+    } else {
+        f64::INFINITY
+    };
+    writeln!(
+        out,
+        "mining: {} lines in {:.4} CPU-s: {:.0} lines per CPU-second",
+        r.timed_lines, r.cpu_seconds, rate
+    )
+}
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = "Turns the shop's logs, written with SHOP_LOG_CALLSITE=1 (each line names \
+the log statement that wrote it), into a labelled corpus in Loghub's layout: \
+<dir>/<name>.log (the lines without the callsite, as the miner must see them), \
+<dir>/<name>.log_structured.csv (LineId, Service, Content, EventId = the statement's \
+file:line, EventTemplate = its message and field names) and <dir>/<name>.log_templates.csv. \
+Lines of `shop up` keep working with their `<service> | ` prefix; other lines are skipped."
+)]
+pub struct RecordArgs {
+    /// The shop's output (`-` for standard input).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The directory to write into.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The corpus name: files are <name>.log and <name>.log_structured.csv.
+    #[arg(long, default_value = "shop")]
+    pub name: String,
+}
+
+pub fn run_logs(args: &LogsArgs) -> anyhow::Result<()> {
+    evaluate(args, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
+    let summary = if args.from.as_os_str() == "-" {
+        record::record(
+            std::io::stdin().lock(),
+            "standard input",
+            &args.dir,
+            &args.name,
+        )?
+    } else {
+        let file = std::fs::File::open(&args.from)
+            .with_context(|| format!("cannot open {}", args.from.display()))?;
+        let source = args.from.display().to_string();
+        record::record(
+            std::io::BufReader::new(file),
+            &source,
+            &args.dir,
+            &args.name,
+        )?
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} labelled lines from {} statements ({} skipped, {} statements with more than one template)",
+        summary.lines, summary.statements, summary.skipped, summary.ambiguous_statements
+    )?;
+    writeln!(
+        out,
+        "wrote {}, {}, {}",
+        summary.log.display(),
+        summary.structured.display(),
+        summary.templates.display()
+    )?;
+    Ok(())
+}
