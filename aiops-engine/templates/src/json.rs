@@ -32,6 +32,7 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
 
 /// A string starting at `b[i] == '"'`; returns its value and the index after
 /// the closing quote.
+#[inline]
 pub(crate) fn string(b: &[u8], i: usize) -> Option<(Value, usize)> {
     if b.get(i) != Some(&b'"') {
         return None;
@@ -96,6 +97,9 @@ fn find_quote_or_backslash(b: &[u8], mut j: usize) -> Option<usize> {
 }
 
 /// Any value starting at `i` (which must not be whitespace).
+// Always inlined: returned through memory, the (Value, usize) pair is
+// written as two words and read back as one, which stalls store forwarding.
+#[inline(always)]
 pub(crate) fn value(b: &[u8], i: usize) -> Option<(Value, usize)> {
     match *b.get(i)? {
         b'"' => string(b, i),
