@@ -26,6 +26,7 @@ fn args(log: Option<PathBuf>, truth: PathBuf, out: Option<PathBuf>, content: boo
         content,
         no_correction: false,
         repeat: 0,
+        score: None,
     }
 }
 
@@ -256,4 +257,43 @@ fn record_refuses_bad_names_and_bad_bytes() {
     let e =
         record::record(&b"{\"a\":1}\n\xff\n"[..], "shop.out", &dir, "c").expect_err("bad utf-8");
     assert!(e.to_string().contains("shop.out: line 2"), "{e}");
+}
+
+#[test]
+fn another_parsers_output_is_scored_the_same_way() {
+    let dir = temp_dir("score");
+    let truth = data("tiny_2k.log_structured.csv");
+    let rows = aiops_eval::logs::read_truth(&truth).expect("truth");
+    // A parser that puts everything in one group with drain3-style masks.
+    let mut parsed = String::from("LineId,TemplateId,Template\n");
+    for r in &rows {
+        parsed.push_str(&format!("{},1,<*> <NUM>\n", r.line_id));
+    }
+    let path = dir.join("one_group.csv");
+    std::fs::write(&path, parsed).expect("write");
+    let mut a = args(None, truth.clone(), None, false);
+    a.score = Some(path);
+    let (r, printed) = run(&a).expect("scores");
+    assert_eq!((r.scores.ga, r.scores.pa), (0.0, 0.0), "{printed}");
+    assert_eq!(r.scores.mined_groups, 1);
+    assert!(!printed.contains("mining:"), "nothing was mined: {printed}");
+
+    // Our own output fed back scores as mining did.
+    let out = dir.join("ours.csv");
+    let (mined, _) = run(&args(None, truth.clone(), Some(out.clone()), true)).expect("mines");
+    let mut a = args(None, truth.clone(), None, false);
+    a.score = Some(out);
+    let (scored, _) = run(&a).expect("scores");
+    assert_eq!(scored.scores, mined.scores);
+
+    // Rows out of step with the truth are refused.
+    let skewed = dir.join("skewed.csv");
+    std::fs::write(&skewed, "LineId,TemplateId,Template\n2,1,x\n").expect("write");
+    let mut a = args(None, truth, None, false);
+    a.score = Some(skewed);
+    let e = run(&a).expect_err("skewed").to_string();
+    assert!(
+        e.contains("skewed.csv: line 2: LineId 2 where the truth has 1"),
+        "{e}"
+    );
 }

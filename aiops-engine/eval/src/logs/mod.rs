@@ -51,6 +51,10 @@ both sides are normalised: the miner's masks (<NUM> <IP> <UUID> <HEX> <ID>
 tokens, true/false/null/root/admin, digit-only tokens and words glued to a
 variable become <*>, then <*>.<*>, <*><*>, #<*># and <*>:<*> become <*>.
 
+--score <csv> judges another parser's output (LineId,TemplateId,Template,
+rows in the truth's order, e.g. drain3's from benches/scripts/drain3_mine.py)
+with the same code instead of mining.
+
 --out gets LineId,TemplateId,Template per line: the template as the miner
 holds it at the end (masks kept), the id as the engine would report it.
 Mining speed is CPU time (getrusage) of the mining loop alone; --repeat N
@@ -60,7 +64,7 @@ mines the lines N more times, each time with a fresh miner, for timing.";
 #[command(long_about = ABOUT)]
 pub struct LogsArgs {
     /// The raw log, one entry per line.
-    #[arg(long, required_unless_present = "content", conflicts_with = "content")]
+    #[arg(long, required_unless_present_any = ["content", "score"], conflicts_with_all = ["content", "score"])]
     pub log: Option<PathBuf>,
     /// The truth: Loghub structured CSV (LineId, Content, EventTemplate).
     #[arg(long)]
@@ -77,6 +81,10 @@ pub struct LogsArgs {
     /// Extra mining passes (fresh miner each) for the speed figure.
     #[arg(long, default_value_t = 0)]
     pub repeat: u32,
+    /// Score another parser's LineId,TemplateId,Template CSV (rows in the
+    /// truth's order) instead of mining: the same metrics for both.
+    #[arg(long, conflicts_with_all = ["content", "repeat"])]
+    pub score: Option<PathBuf>,
 }
 
 /// What one evaluation found.
@@ -90,10 +98,56 @@ pub struct LogsReport {
     pub cpu_seconds: f64,
 }
 
-/// One mined line: its id and the template the miner holds at the end.
+/// One mined line: its group id and the template it ended up with.
 pub struct Mined {
     pub id: TemplateId,
     pub template: String,
+}
+
+/// Reads another parser's LineId,TemplateId,Template CSV; its LineIds must
+/// follow the truth's. Ids are kept as text and hashed into a group key.
+pub fn read_mined(path: &Path, truth: &[TruthRow]) -> anyhow::Result<Vec<Mined>> {
+    let mut reader = csv::Reader::from_path(path)
+        .with_context(|| format!("cannot open the parsed file {}", path.display()))?;
+    let mut out = Vec::with_capacity(truth.len());
+    for (n, record) in reader.records().enumerate() {
+        let line = n + 2;
+        let record = record.map_err(|e| anyhow::anyhow!("{}: line {line}: {e}", path.display()))?;
+        let (Some(line_id), Some(id), Some(template)) =
+            (record.get(0), record.get(1), record.get(2))
+        else {
+            bail!(
+                "{}: line {line}: needs LineId,TemplateId,Template",
+                path.display()
+            );
+        };
+        let Some(row) = truth.get(n) else {
+            bail!(
+                "{}: line {line}: more rows than the truth has",
+                path.display()
+            );
+        };
+        if row.line_id != line_id {
+            bail!(
+                "{}: line {line}: LineId {line_id} where the truth has {}",
+                path.display(),
+                row.line_id
+            );
+        }
+        out.push(Mined {
+            id: TemplateId::derive("score", id, 0),
+            template: template.to_string(),
+        });
+    }
+    if out.len() != truth.len() {
+        bail!(
+            "{} has {} rows but the truth has {}",
+            path.display(),
+            out.len(),
+            truth.len()
+        );
+    }
+    Ok(out)
 }
 
 /// Mines `lines` with one fresh miner; templates are the final ones
@@ -136,6 +190,10 @@ pub fn time_mining(lines: &[&str], passes: u32) -> anyhow::Result<(u64, f64)> {
 /// Runs the evaluation; `print` gets the human summary.
 pub fn evaluate(args: &LogsArgs, print: &mut dyn std::io::Write) -> anyhow::Result<LogsReport> {
     let truth = read_truth(&args.truth)?;
+    if let Some(parsed) = &args.score {
+        let mined = read_mined(parsed, &truth)?;
+        return judge(args, &truth, &mined, (0, 0.0), print);
+    }
     let raw;
     let lines: Vec<&str> = match (&args.log, args.content) {
         (_, true) => truth.iter().map(|r| r.content.as_str()).collect(),
@@ -163,7 +221,17 @@ pub fn evaluate(args: &LogsArgs, print: &mut dyn std::io::Write) -> anyhow::Resu
     if let Some(out) = &args.out {
         write_mined(out, &truth, &mined)?;
     }
+    let timed = (lines.len() as u64 + extra_lines, first_pass + extra_cpu);
+    judge(args, &truth, &mined, timed, print)
+}
 
+fn judge(
+    args: &LogsArgs,
+    truth: &[TruthRow],
+    mined: &[Mined],
+    (timed_lines, cpu_seconds): (u64, f64),
+    print: &mut dyn std::io::Write,
+) -> anyhow::Result<LogsReport> {
     let correction = if args.no_correction {
         Correction::None
     } else {
@@ -190,11 +258,11 @@ pub fn evaluate(args: &LogsArgs, print: &mut dyn std::io::Write) -> anyhow::Resu
         .collect();
     let scores = score(&judged);
     let report = LogsReport {
-        lines: lines.len(),
+        lines: truth.len(),
         scored_lines: judged.len(),
         scores,
-        timed_lines: lines.len() as u64 + extra_lines,
-        cpu_seconds: first_pass + extra_cpu,
+        timed_lines,
+        cpu_seconds,
     };
     print_report(&report, print)?;
     Ok(report)
@@ -225,6 +293,9 @@ fn print_report(r: &LogsReport, out: &mut dyn std::io::Write) -> std::io::Result
         "GA {:.4}  PA {:.4}  FGA {:.4}  FTA {:.4}",
         s.ga, s.pa, s.fga, s.fta
     )?;
+    if r.timed_lines == 0 {
+        return Ok(());
+    }
     let rate = if r.cpu_seconds > 0.0 {
         r.timed_lines as f64 / r.cpu_seconds
     } else {
