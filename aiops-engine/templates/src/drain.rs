@@ -236,26 +236,19 @@ impl Miner {
         // The buffers leave `self` for the call so that tokens (slices of
         // them) and the tree can be used together; taking them is free.
         let mut scratch = std::mem::take(&mut self.scratch);
-        let (found, _) = scratch
-            .pre
-            .content(line, &self.cfg.masks, &mut scratch.content);
-        scratch.spans.clear();
-        // The content holds tokens separated by single spaces.
-        let bytes = scratch.content.as_bytes();
-        let mut start = 0usize;
-        let mut cut_at = None;
-        while start < bytes.len() {
-            let end = find_space(bytes, start);
-            if scratch.spans.len() == self.cfg.max_tokens {
-                cut_at = Some(start.saturating_sub(1));
-                break;
-            }
-            // Content is a few times max_line_len at most; spans fit u32.
-            scratch.spans.push((start as u32, end as u32));
-            start = end + 1;
-        }
-        if let Some(end) = cut_at {
+        let (found, _) = scratch.pre.content_tokens(
+            line,
+            &self.cfg.masks,
+            &mut scratch.content,
+            &mut scratch.spans,
+        );
+        if scratch.spans.len() > self.cfg.max_tokens {
             truncated = true;
+            let end = match self.cfg.max_tokens.checked_sub(1) {
+                Some(last) => scratch.spans[last].1 as usize,
+                None => 0,
+            };
+            scratch.spans.truncate(self.cfg.max_tokens);
             scratch.content.truncate(end);
         }
         if truncated {
@@ -357,12 +350,25 @@ impl Miner {
             }
             let mut same = 0;
             let mut params = 0;
+            let mut other_field = false;
             for i in 0..n {
                 match matches(c.token_bytes(i), tok(i).as_bytes()) {
                     Match::Param => params += 1,
                     Match::Same => same += 1,
-                    Match::Differs => {}
+                    Match::Differs => {
+                        // `a=1` against `b=1`: another field, so another
+                        // statement, however similar the rest.
+                        if let (Some(a), Some(b)) = (key_prefix(c.token(i)), key_prefix(tok(i)))
+                            && a != b
+                        {
+                            other_field = true;
+                            break;
+                        }
+                    }
                 }
+            }
+            if other_field {
+                continue;
             }
             if best.is_none_or(|(_, bs, bp)| same > bs || (same == bs && params > bp)) {
                 best = Some((slot, same, params));
@@ -614,29 +620,6 @@ fn info(c: &Cluster) -> TemplateInfo<'_> {
     }
 }
 
-/// The index of the first space at or after `i`, or the end; eight bytes
-/// at a time (tokens average a few bytes, too few for a vector search).
-#[inline]
-fn find_space(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word) ^ (ONES * u64::from(b' '));
-        // A zero byte where the space was; exact for the lowest one.
-        let hits = w.wrapping_sub(ONES) & !w & HIGHS;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < b.len() && b[i] != b' ' {
-        i += 1;
-    }
-    i
-}
-
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
 pub(crate) fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -723,17 +706,27 @@ mod tests {
         );
         assert_eq!(a.template_id, b.template_id);
         assert_eq!(&*b.template, "charge created amount=<NUM> brand=<*>");
-        // Other fields are another statement.
+        // Other fields are another statement, however similar the rest.
         let c = m.observe(
             3,
             None,
             r#"{"message":"charge created","fields":{"bank":"x","amount":7}}"#,
         );
-        assert_eq!(
-            c.template_id, a.template_id,
-            "one of three tokens differs: still similar"
+        assert_ne!(c.template_id, a.template_id);
+        assert_eq!(&*c.template, "charge created amount=<NUM> bank=x");
+        // A free-text value is one token: its wording may vary.
+        let e1 = m.observe(
+            5,
+            None,
+            r#"{"message":"charge failed","fields":{"error":"card declined"}}"#,
         );
-        assert_eq!(&*c.template, "charge created amount=<NUM> <*>");
+        let e2 = m.observe(
+            6,
+            None,
+            r#"{"message":"charge failed","fields":{"error":"the bank did not answer in time"}}"#,
+        );
+        assert_eq!(e1.template_id, e2.template_id);
+        assert_eq!(&*e2.template, "charge failed error=<*>");
         let d = m.observe(
             4,
             None,
