@@ -10,10 +10,16 @@
 #
 # OUT_DIR defaults to $AIOPS_DATA/shop (AIOPS_DATA: ~/.cache/aiops-bench).
 # PHASE (seconds per phase, default 20) and RATE (journeys per second,
-# default 40) set the size: 9 phases. Only loopback addresses are used.
+# default 40) set the size: 9 phases. The shop runs in a network namespace
+# of its own (unshare, as root), so its fixed ports 8080-8086 never meet
+# another shop on this machine; only its loopback is used.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+if [ -z "${RECORD_IN_NETNS:-}" ]; then
+  cargo build --release -q -p shop -p aiops-eval --bin shop --bin aiops-eval --manifest-path "$root/Cargo.toml"
+  exec unshare --net env RECORD_IN_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
+fi
 data="${AIOPS_DATA:-$HOME/.cache/aiops-bench}"
 out="${1:-$data/shop}"
 phase="${PHASE:-20}"
@@ -21,7 +27,6 @@ rate="${RATE:-40}"
 mkdir -p "$out"
 raw="$out/shop-up.out"
 
-cargo build --release -q -p shop -p aiops-eval --bin shop --bin aiops-eval --manifest-path "$root/Cargo.toml"
 bin="$root/target/release"
 
 token="record-$RANDOM$RANDOM$RANDOM"

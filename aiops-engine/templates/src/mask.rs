@@ -411,7 +411,10 @@ fn classify_part(s: &[u8], sh: &Shape, cfg: &MaskConfig) -> Option<Mask> {
         return Some(Mask::Num);
     }
     // With numbers left alone, `12ms` is still a number, not an id.
-    if cfg.id && !is_num && sh.colons == 0 && sh.other == sh.id_other && is_id(s) {
+    // One digit is a name more often than an id (`jk2_init`, `log4j`,
+    // `workers2.properties`, `k8s`); generated ids have several.
+    if cfg.id && !is_num && sh.digits >= 2 && sh.colons == 0 && sh.other == sh.id_other && is_id(s)
+    {
         return Some(Mask::Id);
     }
     None
@@ -634,6 +637,32 @@ mod tests {
             let got = [sh.digits, sh.hex_letters, sh.other_letters, sh.dots, sh.dashes, sh.colons, sh.other, sh.id_other];
             proptest::prop_assert_eq!(got, naive_shape(&s));
         }
+    }
+
+    #[test]
+    fn one_digit_names_are_not_ids() {
+        let cfg = MaskConfig::default();
+        for name in [
+            "jk2_init",
+            "workers2.properties",
+            "log4j",
+            "k8s",
+            "http2_settings",
+        ] {
+            assert_eq!(classify(name, &cfg), None, "{name}");
+        }
+        for id in [
+            "ord_8f3a2",
+            "sess-1234",
+            "ch_aB3dE9fG",
+            "blk_38865049064139660",
+        ] {
+            assert_eq!(classify(id, &cfg), Some(Mask::Id), "{id}");
+        }
+        assert_eq!(
+            m("jk2_init() Found child 6725"),
+            "jk2_init() Found child <NUM>"
+        );
     }
 
     #[test]
