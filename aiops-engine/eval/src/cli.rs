@@ -5,8 +5,10 @@ use clap::Subcommand;
 #[derive(Subcommand)]
 pub enum EvalCommand {
     /// Log template mining against Loghub ground truth: GA, PA, FGA, FTA.
+    #[command(long_about = crate::logs::LOGS_ABOUT)]
     Logs(crate::logs::LogsArgs),
     /// The shop's logs with their true templates, in Loghub's layout.
+    #[command(long_about = crate::logs::RECORD_ABOUT)]
     RecordLogs(crate::logs::RecordArgs),
 }
 

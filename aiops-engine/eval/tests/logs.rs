@@ -297,3 +297,30 @@ fn another_parsers_output_is_scored_the_same_way() {
         "{e}"
     );
 }
+
+#[test]
+fn the_help_says_what_is_mined_and_how_templates_are_compared() {
+    use clap::{CommandFactory, Parser};
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: aiops_eval::cli::EvalCommand,
+    }
+    let mut cmd = Cli::command();
+    let logs = cmd.find_subcommand_mut("logs").expect("logs subcommand");
+    let help = logs.render_long_help().to_string();
+    for needle in [
+        "--content",
+        "Content column",
+        "<NUM>",
+        "<*>",
+        "Khan",
+        "GA",
+        "PA",
+        "FGA",
+        "FTA",
+        "getrusage",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+    }
+}

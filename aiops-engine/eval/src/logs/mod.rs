@@ -20,9 +20,12 @@ pub use input::{TruthRow, read_log, read_truth};
 pub use metrics::{Judged, Scores, score};
 pub use normalise::{Correction, normalise};
 
-const ABOUT: &str = "\
-Mines a log with the engine's template miner (one miner, default settings)
-and scores it against a Loghub structured CSV.
+/// The long help of `aiops eval logs`: what is mined and how it is scored.
+pub const LOGS_ABOUT: &str = "\
+Mines a log with the engine's template miner (default settings) and scores
+it against a Loghub structured CSV. All lines go to one miner: the engine
+keeps one per service, but a statement in shared code (the shop's
+\"listening\") is one true template whichever service logs it.
 
 The truth file needs the columns LineId, Content and EventTemplate (others
 are ignored); its rows pair with the log's lines in order, so both must
@@ -61,7 +64,6 @@ Mining speed is CPU time (getrusage) of the mining loop alone; --repeat N
 mines the lines N more times, each time with a fresh miner, for timing.";
 
 #[derive(Args, Debug)]
-#[command(long_about = ABOUT)]
 pub struct LogsArgs {
     /// The raw log, one entry per line.
     #[arg(long, required_unless_present_any = ["content", "score"], conflicts_with_all = ["content", "score"])]
@@ -308,15 +310,15 @@ fn print_report(r: &LogsReport, out: &mut dyn std::io::Write) -> std::io::Result
     )
 }
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Turns the shop's logs, written with SHOP_LOG_CALLSITE=1 (each line names \
+/// The long help of `aiops eval record-logs`.
+pub const RECORD_ABOUT: &str = "Turns the shop's logs, written with SHOP_LOG_CALLSITE=1 (each line names \
 the log statement that wrote it), into a labelled corpus in Loghub's layout: \
 <dir>/<name>.log (the lines without the callsite, as the miner must see them), \
 <dir>/<name>.log_structured.csv (LineId, Service, Content, EventId = the statement's \
 file:line, EventTemplate = its message and field names) and <dir>/<name>.log_templates.csv. \
-Lines of `shop up` keep working with their `<service> | ` prefix; other lines are skipped."
-)]
+Lines of `shop up` keep working with their `<service> | ` prefix; other lines are skipped.";
+
+#[derive(Args, Debug)]
 pub struct RecordArgs {
     /// The shop's output (`-` for standard input).
     #[arg(long)]
