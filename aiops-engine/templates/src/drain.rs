@@ -104,6 +104,9 @@ pub(crate) struct Cluster {
     pub text: Arc<str>,
     /// Byte ranges of the tokens in `text`.
     pub spans: Vec<(u32, u32)>,
+    /// Bit `i` set: token `i` (of the first 64) is a `key=value`; lets the
+    /// match skip the other-field test for plain words.
+    pub keyed: u64,
     /// The tree keys below the token-count node that lead to this template.
     pub path: Vec<Box<str>>,
     pub leaf: u32,
@@ -117,7 +120,29 @@ pub(crate) struct Cluster {
     pub exemplars: Vec<Box<str>>,
 }
 
+/// Which of the first 64 tokens are `key=value` (see [`Cluster::keyed`]);
+/// tokens past 64 are always tested.
+pub(crate) fn keyed_tokens(text: &str, spans: &[(u32, u32)]) -> u64 {
+    let mut mask = 0u64;
+    for (i, &(s, e)) in spans.iter().enumerate() {
+        if i >= 64 {
+            mask |= 1 << 63;
+            break;
+        }
+        if key_prefix(&text[s as usize..e as usize]).is_some() {
+            mask |= 1 << i;
+        }
+    }
+    mask
+}
+
 impl Cluster {
+    /// Whether token `i` may be a `key=value`.
+    #[inline]
+    fn may_be_keyed(&self, i: usize) -> bool {
+        self.keyed & (1 << i.min(63)) != 0
+    }
+
     #[inline]
     fn token(&self, i: usize) -> &str {
         let (s, e) = self.spans[i];
@@ -358,6 +383,9 @@ impl Miner {
                     Match::Differs => {
                         // `a=1` against `b=1`: another field, so another
                         // statement, however similar the rest.
+                        if !c.may_be_keyed(i) {
+                            continue;
+                        }
                         if let (Some(a), Some(b)) = (key_prefix(c.token(i)), key_prefix(tok(i)))
                             && a != b
                         {
@@ -412,6 +440,7 @@ impl Miner {
             }
             spans.push((s, text.len() as u32));
         }
+        c.keyed = keyed_tokens(&text, &spans);
         c.text = Arc::from(text);
         c.spans = spans;
         self.stats.generalisations += 1;
@@ -442,6 +471,7 @@ impl Miner {
             id,
             text,
             spans: spans.to_vec(),
+            keyed: keyed_tokens(content, spans),
             path,
             leaf: 0,
             count: 0,
