@@ -361,6 +361,14 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
         "{} labelled lines from {} statements ({} skipped, {} statements with more than one template)",
         summary.lines, summary.statements, summary.skipped, summary.ambiguous_statements
     )?;
+    if summary.untallied_lines > 0 {
+        writeln!(
+            out,
+            "{} lines not tallied in the templates file (over {} templates in their statement)",
+            summary.untallied_lines,
+            record::MAX_TEMPLATES_PER_STATEMENT
+        )?;
+    }
     writeln!(
         out,
         "wrote {}, {}, {}",

@@ -94,11 +94,19 @@ pub struct RecordSummary {
     /// Statements whose lines had more than one template (a message with
     /// format arguments): their truth is per line.
     pub ambiguous_statements: usize,
+    /// Lines whose template was not tallied in `<name>.log_templates.csv`
+    /// because their statement already had [`MAX_TEMPLATES_PER_STATEMENT`].
+    pub untallied_lines: usize,
 }
+
+/// Templates tallied per statement: a message built from its arguments
+/// would otherwise grow the tally by one per line.
+pub const MAX_TEMPLATES_PER_STATEMENT: usize = 64;
 
 /// Writes `<dir>/<name>.log`, `.log_structured.csv` and
 /// `.log_templates.csv` from the shop's labelled lines. `source` names the
-/// input in errors. Memory: one entry per statement, lines are streamed.
+/// input in errors. Memory: lines are streamed; the tally holds at most
+/// [`MAX_TEMPLATES_PER_STATEMENT`] templates per statement.
 pub fn record(
     input: impl BufRead,
     source: &str,
@@ -149,11 +157,14 @@ pub fn record(
             l.at.as_str(),
             l.template.as_str(),
         ])?;
-        *statements
-            .entry(l.at)
-            .or_default()
-            .entry(l.template)
-            .or_default() += 1;
+        let by_template = statements.entry(l.at).or_default();
+        if let Some(count) = by_template.get_mut(&l.template) {
+            *count += 1;
+        } else if by_template.len() < MAX_TEMPLATES_PER_STATEMENT {
+            by_template.insert(l.template, 1);
+        } else {
+            summary.untallied_lines += 1;
+        }
     }
     log.flush()
         .with_context(|| format!("cannot write {}", log_path.display()))?;
@@ -201,6 +212,24 @@ mod tests {
         // the supervisor's prefix
         let prefixed = format!("          cart | {LINE}");
         assert_eq!(split_truth(&prefixed).expect("valid"), Some(l));
+    }
+
+    #[test]
+    fn a_statement_with_a_message_per_line_is_tallied_within_bounds() {
+        let dir = std::env::temp_dir().join(format!("aiops-record-cap-{}", std::process::id()));
+        let mut input = String::new();
+        for i in 0..100 {
+            input.push_str(&format!(
+                r#"{{"callsite":{{"at":"a.rs:1","template":"took {i} ms"}},"message":"took {i} ms"}}"#
+            ));
+            input.push('\n');
+        }
+        let s = record(input.as_bytes(), "in", &dir, "cap").expect("records");
+        assert_eq!(s.lines, 100);
+        assert_eq!(s.ambiguous_statements, 1);
+        assert_eq!(s.untallied_lines, 100 - MAX_TEMPLATES_PER_STATEMENT);
+        let tally = std::fs::read_to_string(&s.templates).expect("tally");
+        assert_eq!(tally.lines().count(), 1 + MAX_TEMPLATES_PER_STATEMENT);
     }
 
     #[test]
