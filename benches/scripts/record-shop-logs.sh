@@ -77,4 +77,7 @@ stop
 trap - EXIT
 
 "$bin/aiops-eval" record-logs --from "$raw" --dir "$out" --name shop
+echo "one miner, a true group per statement:"
 "$bin/aiops-eval" logs --log "$out/shop.log" --truth "$out/shop.log_structured.csv" --out "$out/shop.mined.csv"
+echo "one miner per service as in the engine, a true group per service and statement:"
+"$bin/aiops-eval" logs --by-service --log "$out/shop.log" --truth "$out/shop.log_structured.csv" --out "$out/shop.mined-by-service.csv"

@@ -25,6 +25,7 @@ fn args(log: Option<PathBuf>, truth: PathBuf, out: Option<PathBuf>, content: boo
         out,
         content,
         no_correction: false,
+        by_service: false,
         repeat: 0,
         score: None,
     }
@@ -176,6 +177,13 @@ fn bad_inputs_name_the_file_and_line() {
 /// own words.
 fn shop_output() -> String {
     let mut out = String::new();
+    // one statement in shared code, logged by two services
+    for svc in ["cart", "payments"] {
+        out.push_str(&format!(
+            r#"{{"callsite":{{"at":"shop/common/src/service.rs:353","template":"listening address=<*> version=<*>"}},"fields":{{"address":"127.0.0.1:8082","version":"0.1.0"}},"level":"info","message":"listening","service":"{svc}","timestamp":"2026-11-14T22:13:00.000000Z","version":"0.1.0"}}"#
+        ));
+        out.push('\n');
+    }
     let products = ["oak-spoon", "linen-apron", "chef-knife-8in"];
     for i in 0..30 {
         let line = match i % 3 {
@@ -213,13 +221,13 @@ fn recorded_shop_logs_evaluate_without_the_truth_in_sight() {
     let dir = temp_dir("record");
     let summary =
         record::record(shop_output().as_bytes(), "shop output", &dir, "shop").expect("records");
-    assert_eq!(summary.lines, 30);
+    assert_eq!(summary.lines, 32);
     assert_eq!(summary.skipped, 1);
-    assert_eq!(summary.statements, 3);
+    assert_eq!(summary.statements, 4);
     assert_eq!(summary.ambiguous_statements, 0);
 
     let log = std::fs::read_to_string(&summary.log).expect("log");
-    assert_eq!(log.lines().count(), 30);
+    assert_eq!(log.lines().count(), 32);
     assert!(
         !log.contains("callsite") && !log.contains("routes.rs"),
         "the miner must not see the truth"
@@ -228,9 +236,9 @@ fn recorded_shop_logs_evaluate_without_the_truth_in_sight() {
 
     let mut structured = csv::Reader::from_path(&summary.structured).expect("structured");
     let rows: Vec<csv::StringRecord> = structured.records().map(|r| r.expect("row")).collect();
-    assert_eq!(&rows[0][3], "shop/cart/src/routes.rs:142");
-    assert_eq!(&rows[2][1], "cart");
-    assert_eq!(&rows[2][2], log.lines().nth(2).expect("line 3"));
+    assert_eq!(&rows[2][3], "shop/cart/src/routes.rs:142");
+    assert_eq!(&rows[4][1], "cart");
+    assert_eq!(&rows[4][2], log.lines().nth(4).expect("line 5"));
 
     let templates = std::fs::read_to_string(&summary.templates).expect("templates");
     assert!(templates.contains("shop/payments/src/routes.rs:157,charge created amount_minor=<*> brand=<*> charge_id=<*>,10"), "{templates}");
@@ -242,11 +250,37 @@ fn recorded_shop_logs_evaluate_without_the_truth_in_sight() {
         false,
     ))
     .expect("evaluates");
-    assert_eq!(r.lines, 30);
+    assert_eq!(r.lines, 32);
     assert_eq!(r.scores.ga, 1.0, "{printed}");
     // brand is always visa here, so the miner keeps it: a template the
     // truth (every field a variable) does not share
     assert!(r.scores.pa < 1.0, "{printed}");
+
+    // One miner per service, as the engine: the shared statement is two
+    // groups, each right once the truth is per service too.
+    let mut a = args(
+        Some(summary.log.clone()),
+        summary.structured.clone(),
+        None,
+        false,
+    );
+    a.by_service = true;
+    a.repeat = 2;
+    let (r, printed) = run(&a).expect("evaluates per service");
+    assert_eq!(r.scores.ga, 1.0, "{printed}");
+    assert_eq!(
+        (r.scores.true_templates, r.scores.true_groups),
+        (4, 5),
+        "{printed}"
+    );
+    assert_eq!(r.scores.mined_groups, 5, "{printed}");
+    assert_eq!(r.timed_lines, 32 * 3);
+
+    // A truth without a Service column cannot be split by service.
+    let mut a = args(None, data("tiny_2k.log_structured.csv"), None, true);
+    a.by_service = true;
+    let e = run(&a).expect_err("no service column").to_string();
+    assert!(e.contains("Service column") && e.contains("row 1"), "{e}");
 }
 
 #[test]

@@ -11,6 +11,8 @@ pub struct TruthRow {
     pub line_id: String,
     pub content: String,
     pub template: String,
+    /// The optional `Service` column (the shop's labelled corpus has it).
+    pub service: Option<String>,
 }
 
 /// The columns the truth must have.
@@ -40,6 +42,7 @@ pub fn read_truth(path: &Path) -> anyhow::Result<Vec<TruthRow>> {
                 )
             })?;
     }
+    let service = headers.iter().position(|h| h == "Service");
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, &e))?;
@@ -48,6 +51,7 @@ pub fn read_truth(path: &Path) -> anyhow::Result<Vec<TruthRow>> {
             line_id: field(0),
             content: field(1),
             template: field(2),
+            service: service.and_then(|i| record.get(i)).map(str::to_string),
         });
     }
     Ok(rows)

@@ -13,7 +13,9 @@
 //!   when every line it holds has that same text as its true template.
 //!
 //! Groups of mined lines are keyed by the caller (the miner's template id
-//! for GA and FGA); templates are compared as the caller normalised them.
+//! for GA and FGA), and so are true groups (the true template, or the
+//! service and the true template when each service is mined apart);
+//! templates are compared as the caller normalised them.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -25,6 +27,7 @@ pub struct Scores {
     pub pa: f64,
     pub fta: f64,
     pub true_templates: usize,
+    pub true_groups: usize,
     pub mined_groups: usize,
     pub mined_templates: usize,
 }
@@ -32,7 +35,10 @@ pub struct Scores {
 /// One evaluated line.
 #[derive(Clone, Debug)]
 pub struct Judged<'a, G> {
+    /// The true template, normalised.
     pub truth: &'a str,
+    /// What makes a true group: usually `truth` itself.
+    pub true_group: &'a str,
     pub group: G,
     pub mined: &'a str,
 }
@@ -54,7 +60,7 @@ pub fn score<G: Eq + Hash + Copy>(lines: &[Judged<'_, G>]) -> Scores {
     let mut by_truth: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut group_size: HashMap<G, usize> = HashMap::new();
     for (i, l) in lines.iter().enumerate() {
-        by_truth.entry(l.truth).or_default().push(i);
+        by_truth.entry(l.true_group).or_default().push(i);
         *group_size.entry(l.group).or_default() += 1;
     }
     let mut right_lines = 0;
@@ -72,6 +78,7 @@ pub fn score<G: Eq + Hash + Copy>(lines: &[Judged<'_, G>]) -> Scores {
 
     let parsed = lines.iter().filter(|l| l.mined == l.truth).count();
 
+    let true_templates: HashSet<&str> = lines.iter().map(|l| l.truth).collect();
     let mut truths_of_template: HashMap<&str, HashSet<&str>> = HashMap::new();
     for l in lines {
         truths_of_template
@@ -84,14 +91,15 @@ pub fn score<G: Eq + Hash + Copy>(lines: &[Judged<'_, G>]) -> Scores {
         .filter(|(mined, truths)| truths.len() == 1 && truths.contains(*mined))
         .count();
     let pta = ratio(right_templates, truths_of_template.len());
-    let rta = ratio(right_templates, by_truth.len());
+    let rta = ratio(right_templates, true_templates.len());
 
     Scores {
         ga: ratio(right_lines, lines.len()),
         fga: f1(pga, rga),
         pa: ratio(parsed, lines.len()),
         fta: f1(pta, rta),
-        true_templates: by_truth.len(),
+        true_templates: true_templates.len(),
+        true_groups: by_truth.len(),
         mined_groups: group_size.len(),
         mined_templates: truths_of_template.len(),
     }
@@ -105,6 +113,7 @@ mod tests {
         rows.iter()
             .map(|&(truth, group, mined)| Judged {
                 truth,
+                true_group: truth,
                 group,
                 mined,
             })
@@ -171,6 +180,44 @@ mod tests {
         // "A <*>" holds only truth "A <*>": right (purity, as Loghub-2.0);
         // "A 7" and "B y" are not true texts. P 1/3, R 1/2
         assert!(close(s.fta, 0.4), "{}", s.fta);
+    }
+
+    /// One statement logged by two services, each mined apart: with the
+    /// service in the true group, the two mined groups are both right.
+    #[test]
+    fn groups_per_service() {
+        let lines = vec![
+            Judged {
+                truth: "up <*>",
+                true_group: "a\u{1f}up <*>",
+                group: 1u32,
+                mined: "up <*>",
+            },
+            Judged {
+                truth: "up <*>",
+                true_group: "a\u{1f}up <*>",
+                group: 1,
+                mined: "up <*>",
+            },
+            Judged {
+                truth: "up <*>",
+                true_group: "b\u{1f}up <*>",
+                group: 2,
+                mined: "up <*>",
+            },
+        ];
+        let s = score(&lines);
+        assert_eq!((s.ga, s.fga, s.pa, s.fta), (1.0, 1.0, 1.0, 1.0));
+        assert_eq!((s.true_templates, s.true_groups, s.mined_groups), (1, 2, 2));
+        // Grouped by the text alone, the split counts against GA.
+        let text_only: Vec<Judged<'_, u32>> = lines
+            .iter()
+            .map(|l| Judged {
+                true_group: l.truth,
+                ..l.clone()
+            })
+            .collect();
+        assert_eq!(score(&text_only).ga, 0.0);
     }
 
     #[test]

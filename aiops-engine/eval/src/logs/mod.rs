@@ -11,7 +11,7 @@ pub mod record;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use aiops_templates::{Miner, MinerConfig, TemplateId};
+use aiops_templates::{Miner, MinerConfig, TemplateId, Templates, TemplatesConfig};
 use anyhow::{Context, bail};
 use clap::Args;
 
@@ -25,7 +25,9 @@ pub const LOGS_ABOUT: &str = "\
 Mines a log with the engine's template miner (default settings) and scores
 it against a Loghub structured CSV. All lines go to one miner: the engine
 keeps one per service, but a statement in shared code (the shop's
-\"listening\") is one true template whichever service logs it.
+\"listening\") is one true template whichever service logs it. With
+--by-service each service (the truth's Service column) gets its own miner,
+as in the engine, and a true group is a service's lines of one template.
 
 The truth file needs the columns LineId, Content and EventTemplate (others
 are ignored); its rows pair with the log's lines in order, so both must
@@ -83,6 +85,10 @@ pub struct LogsArgs {
     /// Extra mining passes (fresh miner each) for the speed figure.
     #[arg(long, default_value_t = 0)]
     pub repeat: u32,
+    /// One miner per service, as the engine mines; true groups are then
+    /// per service too (needs a Service column in the truth).
+    #[arg(long)]
+    pub by_service: bool,
     /// Score another parser's LineId,TemplateId,Template CSV (rows in the
     /// truth's order) instead of mining: the same metrics for both.
     #[arg(long, conflicts_with_all = ["content", "repeat"])]
@@ -174,14 +180,53 @@ pub fn mine(lines: &[&str]) -> Vec<Mined> {
         .collect()
 }
 
-/// Lines mined per CPU-second: `passes` fresh miners over `lines`.
-pub fn time_mining(lines: &[&str], passes: u32) -> anyhow::Result<(u64, f64)> {
+/// As [`mine`], one miner per service (`services[i]` is line `i`'s), the
+/// way the engine mines; ids already differ between services.
+pub fn mine_by_service(lines: &[&str], services: &[&str]) -> Vec<Mined> {
+    let mut templates = Templates::new(TemplatesConfig::default());
+    let seen: Vec<(TemplateId, std::sync::Arc<str>, &str)> = lines
+        .iter()
+        .zip(services)
+        .enumerate()
+        .map(|(i, (l, s))| {
+            let o = templates.observe(s, i as i64, None, l);
+            (o.template_id, o.template, *s)
+        })
+        .collect();
+    seen.into_iter()
+        .map(|(id, at_the_time, service)| Mined {
+            id,
+            template: templates
+                .miner(service)
+                .and_then(|m| m.get(id))
+                .map_or_else(|| at_the_time.to_string(), |t| t.template.to_string()),
+        })
+        .collect()
+}
+
+/// Lines mined per CPU-second: `passes` fresh miners over `lines` (one
+/// per service when `services` is given, as in [`mine_by_service`]).
+pub fn time_mining(
+    lines: &[&str],
+    services: Option<&[&str]>,
+    passes: u32,
+) -> anyhow::Result<(u64, f64)> {
     let start = cpu_seconds()?;
     let mut sink = 0u64;
     for _ in 0..passes {
-        let mut miner = Miner::new("eval", MinerConfig::default());
-        for (i, l) in lines.iter().enumerate() {
-            sink ^= miner.observe(i as i64, None, l).template_id.0;
+        match services {
+            Some(services) => {
+                let mut t = Templates::new(TemplatesConfig::default());
+                for (i, (l, s)) in lines.iter().zip(services).enumerate() {
+                    sink ^= t.observe(s, i as i64, None, l).template_id.0;
+                }
+            }
+            None => {
+                let mut miner = Miner::new("eval", MinerConfig::default());
+                for (i, l) in lines.iter().enumerate() {
+                    sink ^= miner.observe(i as i64, None, l).template_id.0;
+                }
+            }
         }
     }
     std::hint::black_box(sink);
@@ -215,10 +260,32 @@ pub fn evaluate(args: &LogsArgs, print: &mut dyn std::io::Write) -> anyhow::Resu
         (None, false) => bail!("give --log <file> or --content"),
     };
 
+    let services: Vec<&str> = if args.by_service {
+        truth
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                r.service.as_deref().with_context(|| {
+                    format!(
+                        "{}: row {}: --by-service needs a Service column",
+                        args.truth.display(),
+                        n + 1
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let start = cpu_seconds()?;
-    let mined = mine(&lines);
+    let mined = if args.by_service {
+        mine_by_service(&lines, &services)
+    } else {
+        mine(&lines)
+    };
     let first_pass = cpu_seconds()? - start;
-    let (extra_lines, extra_cpu) = time_mining(&lines, args.repeat)?;
+    let by_service = args.by_service.then_some(services.as_slice());
+    let (extra_lines, extra_cpu) = time_mining(&lines, by_service, args.repeat)?;
 
     if let Some(out) = &args.out {
         write_mined(out, &truth, &mined)?;
@@ -247,13 +314,24 @@ fn judge(
         .iter()
         .map(|m| normalise(&m.template, correction))
         .collect();
-    let judged: Vec<Judged<'_, TemplateId>> = truth
+    // Per service, a true group is a service's lines of one template; the
+    // unit separator cannot occur in a service name taken from a log.
+    let groups: Vec<String> = truth
         .iter()
         .zip(&truths)
+        .map(|(row, t)| match (&row.service, args.by_service) {
+            (Some(s), true) => format!("{s}\u{1f}{t}"),
+            _ => t.clone(),
+        })
+        .collect();
+    let judged: Vec<Judged<'_, TemplateId>> = truth
+        .iter()
+        .zip(truths.iter().zip(&groups))
         .zip(mined.iter().zip(&texts))
         .filter(|((row, _), _)| !row.template.trim().is_empty())
-        .map(|((_, t), (m, text))| Judged {
+        .map(|((_, (t, g)), (m, text))| Judged {
             truth: t,
+            true_group: g,
             group: m.id,
             mined: text,
         })
@@ -287,8 +365,8 @@ fn print_report(r: &LogsReport, out: &mut dyn std::io::Write) -> std::io::Result
     let s = &r.scores;
     writeln!(
         out,
-        "lines {} (scored {}), true templates {}, mined groups {}, mined templates {}",
-        r.lines, r.scored_lines, s.true_templates, s.mined_groups, s.mined_templates
+        "lines {} (scored {}), true templates {}, true groups {}, mined groups {}, mined templates {}",
+        r.lines, r.scored_lines, s.true_templates, s.true_groups, s.mined_groups, s.mined_templates
     )?;
     writeln!(
         out,
