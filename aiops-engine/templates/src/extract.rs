@@ -249,7 +249,8 @@ fn plain_level(line: &str) -> Option<Level> {
             .rposition(|c| c.is_ascii_alphabetic())
             .map_or(trimmed_start, |e| e + 1);
         let word = &tok[trimmed_start..trimmed_end.max(trimmed_start)];
-        if word.is_empty() || !word.iter().all(u8::is_ascii_alphabetic) {
+        // Level words have 3 to 13 letters; most words are ruled out here.
+        if !(3..=13).contains(&word.len()) || !word.iter().all(u8::is_ascii_alphabetic) {
             continue;
         }
         let set_off = trimmed_start > 0 || trimmed_end < tok.len();
@@ -257,8 +258,7 @@ fn plain_level(line: &str) -> Option<Level> {
         if !(upper || n == 0 || set_off) {
             continue;
         }
-        // ASCII letters only, so this is valid UTF-8.
-        if let Some(l) = std::str::from_utf8(word).ok().and_then(Level::parse) {
+        if let Some(l) = Level::parse_bytes(word) {
             return Some(l);
         }
     }
