@@ -15,6 +15,12 @@ pub enum EvalCommand {
     /// `<out>` and prints the normalised score of each profile, scored as
     /// NAB does.
     Nab(crate::nab::NabArgs),
+    /// Log template mining against Loghub ground truth: GA, PA, FGA, FTA.
+    #[command(long_about = crate::logs::LOGS_ABOUT)]
+    Logs(crate::logs::LogsArgs),
+    /// The shop's logs with their true templates, in Loghub's layout.
+    #[command(long_about = crate::logs::RECORD_ABOUT)]
+    RecordLogs(crate::logs::RecordArgs),
 }
 
 /// Runs one evaluation; the error says what was wrong with the input.
@@ -22,5 +28,7 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
     match command {
         EvalCommand::Chaos(args) => crate::chaos::run(args),
         EvalCommand::Nab(args) => crate::nab::run(args),
+        EvalCommand::Logs(args) => crate::logs::run_logs(&args),
+        EvalCommand::RecordLogs(args) => crate::logs::run_record(&args),
     }
 }

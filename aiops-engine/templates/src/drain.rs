@@ -104,6 +104,9 @@ pub(crate) struct Cluster {
     pub text: Arc<str>,
     /// Byte ranges of the tokens in `text`.
     pub spans: Vec<(u32, u32)>,
+    /// Bit `i` set: token `i` (of the first 64) is a `key=value`; lets the
+    /// match skip the other-field test for plain words.
+    pub keyed: u64,
     /// The tree keys below the token-count node that lead to this template.
     pub path: Vec<Box<str>>,
     pub leaf: u32,
@@ -117,7 +120,29 @@ pub(crate) struct Cluster {
     pub exemplars: Vec<Box<str>>,
 }
 
+/// Which of the first 64 tokens are `key=value` (see [`Cluster::keyed`]);
+/// tokens past 64 are always tested.
+pub(crate) fn keyed_tokens(text: &str, spans: &[(u32, u32)]) -> u64 {
+    let mut mask = 0u64;
+    for (i, &(s, e)) in spans.iter().enumerate() {
+        if i >= 64 {
+            mask |= 1 << 63;
+            break;
+        }
+        if key_prefix(&text[s as usize..e as usize]).is_some() {
+            mask |= 1 << i;
+        }
+    }
+    mask
+}
+
 impl Cluster {
+    /// Whether token `i` may be a `key=value`.
+    #[inline]
+    fn may_be_keyed(&self, i: usize) -> bool {
+        self.keyed & (1 << i.min(63)) != 0
+    }
+
     #[inline]
     fn token(&self, i: usize) -> &str {
         let (s, e) = self.spans[i];
@@ -236,26 +261,19 @@ impl Miner {
         // The buffers leave `self` for the call so that tokens (slices of
         // them) and the tree can be used together; taking them is free.
         let mut scratch = std::mem::take(&mut self.scratch);
-        let (found, _) = scratch
-            .pre
-            .content(line, &self.cfg.masks, &mut scratch.content);
-        scratch.spans.clear();
-        // The content holds tokens separated by single spaces.
-        let bytes = scratch.content.as_bytes();
-        let mut start = 0usize;
-        let mut cut_at = None;
-        while start < bytes.len() {
-            let end = find_space(bytes, start);
-            if scratch.spans.len() == self.cfg.max_tokens {
-                cut_at = Some(start.saturating_sub(1));
-                break;
-            }
-            // Content is a few times max_line_len at most; spans fit u32.
-            scratch.spans.push((start as u32, end as u32));
-            start = end + 1;
-        }
-        if let Some(end) = cut_at {
+        let (found, _) = scratch.pre.content_tokens(
+            line,
+            &self.cfg.masks,
+            &mut scratch.content,
+            &mut scratch.spans,
+        );
+        if scratch.spans.len() > self.cfg.max_tokens {
             truncated = true;
+            let end = match self.cfg.max_tokens.checked_sub(1) {
+                Some(last) => scratch.spans[last].1 as usize,
+                None => 0,
+            };
+            scratch.spans.truncate(self.cfg.max_tokens);
             scratch.content.truncate(end);
         }
         if truncated {
@@ -357,12 +375,28 @@ impl Miner {
             }
             let mut same = 0;
             let mut params = 0;
+            let mut other_field = false;
             for i in 0..n {
                 match matches(c.token_bytes(i), tok(i).as_bytes()) {
                     Match::Param => params += 1,
                     Match::Same => same += 1,
-                    Match::Differs => {}
+                    Match::Differs => {
+                        // `a=1` against `b=1`: another field, so another
+                        // statement, however similar the rest.
+                        if !c.may_be_keyed(i) {
+                            continue;
+                        }
+                        if let (Some(a), Some(b)) = (key_prefix(c.token(i)), key_prefix(tok(i)))
+                            && a != b
+                        {
+                            other_field = true;
+                            break;
+                        }
+                    }
                 }
+            }
+            if other_field {
+                continue;
             }
             if best.is_none_or(|(_, bs, bp)| same > bs || (same == bs && params > bp)) {
                 best = Some((slot, same, params));
@@ -406,6 +440,7 @@ impl Miner {
             }
             spans.push((s, text.len() as u32));
         }
+        c.keyed = keyed_tokens(&text, &spans);
         c.text = Arc::from(text);
         c.spans = spans;
         self.stats.generalisations += 1;
@@ -436,6 +471,7 @@ impl Miner {
             id,
             text,
             spans: spans.to_vec(),
+            keyed: keyed_tokens(content, spans),
             path,
             leaf: 0,
             count: 0,
@@ -614,29 +650,6 @@ fn info(c: &Cluster) -> TemplateInfo<'_> {
     }
 }
 
-/// The index of the first space at or after `i`, or the end; eight bytes
-/// at a time (tokens average a few bytes, too few for a vector search).
-#[inline]
-fn find_space(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word) ^ (ONES * u64::from(b' '));
-        // A zero byte where the space was; exact for the lowest one.
-        let hits = w.wrapping_sub(ONES) & !w & HIGHS;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < b.len() && b[i] != b' ' {
-        i += 1;
-    }
-    i
-}
-
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
 pub(crate) fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -723,17 +736,27 @@ mod tests {
         );
         assert_eq!(a.template_id, b.template_id);
         assert_eq!(&*b.template, "charge created amount=<NUM> brand=<*>");
-        // Other fields are another statement.
+        // Other fields are another statement, however similar the rest.
         let c = m.observe(
             3,
             None,
             r#"{"message":"charge created","fields":{"bank":"x","amount":7}}"#,
         );
-        assert_eq!(
-            c.template_id, a.template_id,
-            "one of three tokens differs: still similar"
+        assert_ne!(c.template_id, a.template_id);
+        assert_eq!(&*c.template, "charge created amount=<NUM> bank=x");
+        // A free-text value is one token: its wording may vary.
+        let e1 = m.observe(
+            5,
+            None,
+            r#"{"message":"charge failed","fields":{"error":"card declined"}}"#,
         );
-        assert_eq!(&*c.template, "charge created amount=<NUM> <*>");
+        let e2 = m.observe(
+            6,
+            None,
+            r#"{"message":"charge failed","fields":{"error":"the bank did not answer in time"}}"#,
+        );
+        assert_eq!(e1.template_id, e2.template_id);
+        assert_eq!(&*e2.template, "charge failed error=<*>");
         let d = m.observe(
             4,
             None,

@@ -249,7 +249,8 @@ fn plain_level(line: &str) -> Option<Level> {
             .rposition(|c| c.is_ascii_alphabetic())
             .map_or(trimmed_start, |e| e + 1);
         let word = &tok[trimmed_start..trimmed_end.max(trimmed_start)];
-        if word.is_empty() || !word.iter().all(u8::is_ascii_alphabetic) {
+        // Level words have 3 to 13 letters; most words are ruled out here.
+        if !(3..=13).contains(&word.len()) || !word.iter().all(u8::is_ascii_alphabetic) {
             continue;
         }
         let set_off = trimmed_start > 0 || trimmed_end < tok.len();
@@ -257,8 +258,7 @@ fn plain_level(line: &str) -> Option<Level> {
         if !(upper || n == 0 || set_off) {
             continue;
         }
-        // ASCII letters only, so this is valid UTF-8.
-        if let Some(l) = std::str::from_utf8(word).ok().and_then(Level::parse) {
+        if let Some(l) = Level::parse_bytes(word) {
             return Some(l);
         }
     }
@@ -334,6 +334,7 @@ fn sort_fields(line: &str, fields: &mut [Field]) {
 pub struct Preprocessor {
     parsed: Parsed,
     unescaped: String,
+    tokens: Vec<(u32, u32)>,
 }
 
 impl Preprocessor {
@@ -345,20 +346,44 @@ impl Preprocessor {
         masks: &MaskConfig,
         out: &mut String,
     ) -> (Option<Level>, Format) {
+        let mut tokens = std::mem::take(&mut self.tokens);
+        let found = self.content_tokens(line, masks, out, &mut tokens);
+        self.tokens = tokens;
+        found
+    }
+
+    /// As [`Preprocessor::content`], and fills `tokens` with the byte
+    /// ranges of the tokens in `out`: the words of the message (or of a
+    /// plain line), then each structured field as one `key=value` token,
+    /// spaces in the value included. One token per field because a
+    /// statement's fields are fixed while their values are free text (an
+    /// error's wording): counted as words, each wording would change the
+    /// token count and so make a template of its own.
+    pub fn content_tokens(
+        &mut self,
+        line: &str,
+        masks: &MaskConfig,
+        out: &mut String,
+        tokens: &mut Vec<(u32, u32)>,
+    ) -> (Option<Level>, Format) {
         out.clear();
+        tokens.clear();
         let format = parse(line, &mut self.parsed);
         if format == Format::Plain {
             mask_into(line, masks, out, false);
+            split_words(out, 0, tokens);
             return (self.parsed.level, format);
         }
         if let Some(v) = self.parsed.message {
             write_value(line, v, masks, out, false, &mut self.unescaped);
+            split_words(out, 0, tokens);
         }
         sort_fields(line, &mut self.parsed.fields);
         for f in &self.parsed.fields {
             if !out.is_empty() {
                 out.push(' ');
             }
+            let start = out.len();
             let key = &line[f.key.start..f.key.end];
             // Keys are names; spaces or controls in one would split tokens.
             if key.bytes().any(is_space) {
@@ -372,14 +397,51 @@ impl Preprocessor {
             } else {
                 out.push_str(key);
             }
-            if f.val.kind == Kind::Composite && f.val.start == f.key.start {
-                continue;
+            if !(f.val.kind == Kind::Composite && f.val.start == f.key.start) {
+                out.push('=');
+                write_value(line, f.val, masks, out, true, &mut self.unescaped);
             }
-            out.push('=');
-            write_value(line, f.val, masks, out, true, &mut self.unescaped);
+            // Text is a few times the line at most, which the miner caps
+            // far below 4 GiB.
+            tokens.push((start as u32, out.len() as u32));
         }
         (self.parsed.level, format)
     }
+}
+
+/// Appends the ranges of the space-separated words of `text[from..]`
+/// (words are separated by single spaces there).
+fn split_words(text: &str, from: usize, tokens: &mut Vec<(u32, u32)>) {
+    let bytes = text.as_bytes();
+    let mut start = from;
+    while start < bytes.len() {
+        let end = find_space(bytes, start);
+        tokens.push((start as u32, end as u32));
+        start = end + 1;
+    }
+}
+
+/// The index of the first space at or after `i`, or the end; eight bytes
+/// at a time (tokens average a few bytes, too few for a vector search).
+#[inline]
+fn find_space(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word) ^ (ONES * u64::from(b' '));
+        // A zero byte where the space was; exact for the lowest one.
+        let hits = w.wrapping_sub(ONES) & !w & HIGHS;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] != b' ' {
+        i += 1;
+    }
+    i
 }
 
 fn write_value(
@@ -463,6 +525,39 @@ mod tests {
             (text.as_str(), format),
             ("a=<NUM> b=<NUM> flag", Format::Logfmt)
         );
+    }
+
+    fn tokens(line: &str) -> Vec<String> {
+        let mut pre = Preprocessor::default();
+        let mut out = String::new();
+        let mut spans = Vec::new();
+        pre.content_tokens(line, &MaskConfig::default(), &mut out, &mut spans);
+        spans
+            .iter()
+            .map(|&(s, e)| out[s as usize..e as usize].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_field_is_one_token_with_its_spaces() {
+        assert_eq!(
+            tokens(
+                r#"{"message":"payment failed","fields":{"error":"payments did not answer within 2s","id":7}}"#
+            ),
+            [
+                "payment",
+                "failed",
+                "error=payments did not answer within <NUM>",
+                "id=<NUM>"
+            ]
+        );
+        assert_eq!(
+            tokens(r#"level=warn msg="cache miss" key="a b" flag"#),
+            ["cache", "miss", "flag", "key=a b"]
+        );
+        assert_eq!(tokens(r#"{"fields":{"e":""}}"#), ["e="]);
+        assert_eq!(tokens("plain  words\there"), ["plain", "words", "here"]);
+        assert!(tokens("").is_empty());
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
 
 /// A string starting at `b[i] == '"'`; returns its value and the index after
 /// the closing quote.
+#[inline]
 pub(crate) fn string(b: &[u8], i: usize) -> Option<(Value, usize)> {
     if b.get(i) != Some(&b'"') {
         return None;
@@ -96,6 +97,9 @@ fn find_quote_or_backslash(b: &[u8], mut j: usize) -> Option<usize> {
 }
 
 /// Any value starting at `i` (which must not be whitespace).
+// Always inlined: returned through memory, the (Value, usize) pair is
+// written as two words and read back as one, which stalls store forwarding.
+#[inline(always)]
 pub(crate) fn value(b: &[u8], i: usize) -> Option<(Value, usize)> {
     match *b.get(i)? {
         b'"' => string(b, i),
@@ -158,21 +162,36 @@ fn skip_composite(b: &[u8], i: usize) -> Option<usize> {
 /// is not reported itself: its members are, with `nested` set (one level
 /// only). Returns the index after the closing brace, or `None` if the
 /// object is not well-formed (deeper values are only checked for balance).
+#[inline]
 pub(crate) fn members(
     b: &[u8],
     i: usize,
     descend: impl Fn(Value) -> bool,
     mut f: impl FnMut(Value, Value, bool),
 ) -> Option<usize> {
-    walk(b, i, &descend, &mut f, false)
+    // Two plain loops rather than a recursive walk, so that `f` inlines.
+    each_member(b, i, |key, at| {
+        if b.get(at) == Some(&b'{') && descend(key) {
+            each_member(b, at, |k, at| {
+                let (val, next) = value(b, at)?;
+                f(k, val, true);
+                Some(next)
+            })
+        } else {
+            let (val, next) = value(b, at)?;
+            f(key, val, false);
+            Some(next)
+        }
+    })
 }
 
-fn walk<D: Fn(Value) -> bool, F: FnMut(Value, Value, bool)>(
+/// Walks the members of the object at `i`: `member(key, value_start)` reads
+/// the value and returns the index after it.
+#[inline(always)]
+fn each_member(
     b: &[u8],
     i: usize,
-    descend: &D,
-    f: &mut F,
-    nested: bool,
+    mut member: impl FnMut(Value, usize) -> Option<usize>,
 ) -> Option<usize> {
     let mut i = skip_ws(b, i);
     if b.get(i) != Some(&b'{') {
@@ -188,14 +207,7 @@ fn walk<D: Fn(Value) -> bool, F: FnMut(Value, Value, bool)>(
         if b.get(i) != Some(&b':') {
             return None;
         }
-        i = skip_ws(b, i + 1);
-        if !nested && b.get(i) == Some(&b'{') && descend(key) {
-            i = walk(b, i, descend, f, true)?;
-        } else {
-            let (val, next) = value(b, i)?;
-            f(key, val, nested);
-            i = next;
-        }
+        i = member(key, skip_ws(b, i + 1))?;
         i = skip_ws(b, i);
         match b.get(i) {
             Some(b',') => i = skip_ws(b, i + 1),

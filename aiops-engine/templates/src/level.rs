@@ -19,15 +19,23 @@ pub enum Level {
     Fatal,
 }
 
+/// Letters in the longest level word, "informational".
+const LONGEST: usize = 13;
+
 impl Level {
     /// Parses a level word case-insensitively: the names used by tracing,
     /// log4j, syslog, zap, logrus and Python's logging.
     pub fn parse(word: &str) -> Option<Level> {
-        let b = word.as_bytes();
-        if b.is_empty() || b.len() > 11 {
+        Level::parse_bytes(word.as_bytes())
+    }
+
+    /// As [`Level::parse`], on bytes: no UTF-8 check for words that are
+    /// tested by the hundred per line.
+    pub(crate) fn parse_bytes(b: &[u8]) -> Option<Level> {
+        if b.len() < 3 || b.len() > LONGEST {
             return None;
         }
-        let mut buf = [0u8; 11];
+        let mut buf = [0u8; LONGEST];
         for (d, s) in buf.iter_mut().zip(b) {
             *d = s.to_ascii_lowercase();
         }
@@ -92,6 +100,7 @@ mod tests {
         assert_eq!(Level::parse("info"), Some(Level::Info));
         assert_eq!(Level::parse("CRITICAL"), Some(Level::Fatal));
         assert_eq!(Level::parse("request"), None);
+        assert_eq!(Level::parse("Informational"), Some(Level::Info));
         assert_eq!(Level::parse(""), None);
         assert_eq!(Level::from_number(50.0), Some(Level::Error));
         assert_eq!(Level::from_number(3.0), None);

@@ -800,7 +800,7 @@ mod tests {
         assert!(
             shifts[0]
                 .why
-                .starts_with("template 'item added to cart lines=<NUM> product_id=<ID>' rate up"),
+                .starts_with("template 'item added to cart lines=<NUM> product_id=<*>' rate up"),
             "{}",
             shifts[0].why
         );

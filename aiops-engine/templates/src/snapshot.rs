@@ -6,19 +6,25 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::drain::{Cluster, Miner, MinerConfig, MinerStats};
+use crate::drain::{Cluster, Miner, MinerConfig, MinerStats, keyed_tokens};
 use crate::id::TemplateId;
 use crate::level::Level;
 
-/// Bumped when the snapshot's meaning changes; older versions are refused
-/// rather than misread.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// Bumped when the snapshot's meaning changes; versions this code cannot
+/// read are refused rather than misread. 2 added `spans` (a token may hold
+/// spaces); version 1 snapshots, which never have such tokens, still load.
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TemplateSnapshot {
     pub id: TemplateId,
     /// Tokens joined by single spaces.
     pub template: String,
+    /// The tokens' byte ranges in `template`, given only when a token holds
+    /// spaces itself (a structured field with a free-text value); without
+    /// it the tokens are `template` split at spaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spans: Option<Vec<(u32, u32)>>,
     /// The tree keys that lead to the template's leaf.
     pub path: Vec<String>,
     pub count: u64,
@@ -46,6 +52,7 @@ pub enum RestoreError {
     Version(u32),
     DuplicateId(TemplateId),
     BadPath(TemplateId),
+    BadSpans(TemplateId),
     DuplicateService(String),
 }
 
@@ -61,12 +68,43 @@ impl fmt::Display for RestoreError {
                 f,
                 "template {id} has a tree path that does not fit its tokens or the depth"
             ),
+            RestoreError::BadSpans(id) => write!(
+                f,
+                "template {id} has token spans that do not cover its text word by word"
+            ),
             RestoreError::DuplicateService(s) => write!(f, "snapshot holds service {s:?} twice"),
         }
     }
 }
 
 impl std::error::Error for RestoreError {}
+
+/// Spans from a snapshot are trusted only if they tile the text: in order,
+/// on char boundaries, non-empty, one space between neighbours.
+fn valid_spans(text: &str, spans: &[(u32, u32)]) -> bool {
+    if text.is_empty() {
+        return spans.is_empty();
+    }
+    let mut expected_start = 0usize;
+    for (i, &(s, e)) in spans.iter().enumerate() {
+        let (s, e) = (s as usize, e as usize);
+        if s != expected_start || e <= s || e > text.len() {
+            return false;
+        }
+        if !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            return false;
+        }
+        let last = i + 1 == spans.len();
+        if last {
+            return e == text.len();
+        }
+        if text.as_bytes().get(e) != Some(&b' ') {
+            return false;
+        }
+        expected_start = e + 1;
+    }
+    false
+}
 
 fn tokens(text: &str) -> Vec<(u32, u32)> {
     if text.is_empty() {
@@ -93,6 +131,11 @@ impl Miner {
             .map(|c| TemplateSnapshot {
                 id: c.id,
                 template: c.text.to_string(),
+                spans: c
+                    .spans
+                    .iter()
+                    .any(|&(s, e)| c.text[s as usize..e as usize].contains(' '))
+                    .then(|| c.spans.clone()),
                 path: c.path.iter().map(|p| p.to_string()).collect(),
                 count: c.count,
                 first_seen_ns: c.first_seen_ns,
@@ -122,7 +165,7 @@ impl Miner {
     /// As [`Miner::restore`] with other settings. With a smaller
     /// `max_templates` the least recently seen templates are dropped.
     pub fn restore_with(cfg: MinerConfig, snapshot: MinerSnapshot) -> Result<Miner, RestoreError> {
-        if snapshot.version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&snapshot.version) {
             return Err(RestoreError::Version(snapshot.version));
         }
         let mut keep: Vec<&TemplateSnapshot> = snapshot.templates.iter().collect();
@@ -138,10 +181,12 @@ impl Miner {
         miner.seq = snapshot.seq;
         miner.stats = snapshot.stats.clone();
         for t in keep {
-            let spans = tokens(&t.template);
-            if t.path.len() != layers.min(spans.len())
-                || t.path.iter().any(|p| p.is_empty() || p.contains(' '))
-            {
+            let spans = match &t.spans {
+                Some(spans) if valid_spans(&t.template, spans) => spans.clone(),
+                Some(_) => return Err(RestoreError::BadSpans(t.id)),
+                None => tokens(&t.template),
+            };
+            if t.path.len() != layers.min(spans.len()) || t.path.iter().any(|p| p.is_empty()) {
                 return Err(RestoreError::BadPath(t.id));
             }
             if miner.get(t.id).is_some() {
@@ -150,6 +195,7 @@ impl Miner {
             miner.insert(Cluster {
                 id: t.id,
                 text: Arc::from(t.template.as_str()),
+                keyed: keyed_tokens(&t.template, &spans),
                 spans,
                 path: t.path.iter().map(|p| Box::from(p.as_str())).collect(),
                 leaf: 0,
@@ -162,5 +208,60 @@ impl Miner {
             });
         }
         Ok(miner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_must_tile_the_text() {
+        assert!(valid_spans("a bc", &[(0, 1), (2, 4)]));
+        assert!(valid_spans("k=a b c", &[(0, 7)]));
+        assert!(valid_spans("", &[]));
+        assert!(!valid_spans("a bc", &[(0, 1)]));
+        assert!(!valid_spans("a bc", &[(0, 2), (2, 4)]));
+        assert!(!valid_spans("a bc", &[(0, 1), (2, 9)]));
+        assert!(!valid_spans("ab", &[(0, 0), (0, 2)]));
+        assert!(!valid_spans("é", &[(0, 1)]));
+        assert!(!valid_spans("a", &[]));
+    }
+
+    #[test]
+    fn spaced_tokens_survive_a_restore() {
+        let mut m = Miner::new("svc", MinerConfig::default());
+        let line = |e: &str| {
+            format!(r#"{{"message":"payment failed","fields":{{"error":"{e}","id":1}}}}"#)
+        };
+        let a = m.observe(1, None, &line("cannot reach payments: connection refused"));
+        let snap = m.snapshot();
+        assert_eq!(snap.version, SNAPSHOT_VERSION);
+        assert!(snap.templates[0].spans.is_some());
+        let json = serde_json::to_string(&snap).expect("json");
+        let back: MinerSnapshot = serde_json::from_str(&json).expect("parse");
+        let mut r = Miner::restore(back).expect("restore");
+        let b = r.observe(
+            2,
+            None,
+            &line("payments answered 500 internal server error"),
+        );
+        assert_eq!(a.template_id, b.template_id);
+        assert_eq!(&*b.template, "payment failed error=<*> id=<NUM>");
+
+        let mut bad = m.snapshot();
+        bad.templates[0].spans = Some(vec![(0, 3)]);
+        assert!(matches!(
+            Miner::restore(bad),
+            Err(RestoreError::BadSpans(_))
+        ));
+
+        // A version 1 snapshot (no spans) still loads.
+        let mut old = Miner::new("svc", MinerConfig::default());
+        old.observe(1, None, "hello world");
+        let mut v1 = old.snapshot();
+        v1.version = 1;
+        assert!(v1.templates[0].spans.is_none());
+        assert_eq!(Miner::restore(v1).expect("v1").len(), 1);
     }
 }

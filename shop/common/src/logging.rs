@@ -1,6 +1,8 @@
 //! Structured JSON logs: one object per line on stdout with timestamp, level,
 //! service, version, trace id, message and fields; optionally a copy pushed
-//! to Loki.
+//! to Loki. With `SHOP_LOG_CALLSITE=1` each line also names the log
+//! statement that wrote it (see [`CALLSITE_KEY`]), so that a recorded run
+//! carries its own ground truth for template mining.
 
 use std::io::Write as _;
 use std::sync::OnceLock;
@@ -19,7 +21,16 @@ pub struct JsonLogLayer {
     service: String,
     version: String,
     max_level: Level,
+    callsites: bool,
 }
+
+/// The key of the statement that wrote a line: `{"at":"file:line",
+/// "template":"message field=<*> ..."}`, fields sorted by name. A reader
+/// that evaluates template mining must remove it before mining.
+pub const CALLSITE_KEY: &str = "callsite";
+
+/// The environment variable that turns callsites on (`1`).
+pub const CALLSITE_ENV: &str = "SHOP_LOG_CALLSITE";
 
 /// The process-wide Loki sink, set once the runtime is up.
 static LOKI: OnceLock<LokiSink> = OnceLock::new();
@@ -30,7 +41,14 @@ impl JsonLogLayer {
             service: service.to_string(),
             version: version.to_string(),
             max_level,
+            callsites: false,
         }
+    }
+
+    /// Adds the writing statement to every line (see [`CALLSITE_KEY`]).
+    pub fn with_callsites(mut self, on: bool) -> Self {
+        self.callsites = on;
+        self
     }
 
     /// Renders one event as a JSON line (without the newline).
@@ -56,12 +74,48 @@ impl JsonLogLayer {
         if let Some(t) = trace {
             obj.insert("trace_id".into(), Value::String(t.trace_id_hex()));
         }
+        if self.callsites {
+            obj.insert(
+                CALLSITE_KEY.into(),
+                callsite(event.metadata(), &visitor.message),
+            );
+        }
         obj.insert("message".into(), Value::String(visitor.message));
         if !visitor.fields.is_empty() {
             obj.insert("fields".into(), Value::Object(visitor.fields));
         }
         Value::Object(obj).to_string()
     }
+}
+
+/// The statement behind a line: where it is and its template, built from
+/// the callsite's static field names rather than from the values logged,
+/// so that every line of one statement gets the same template.
+fn callsite(meta: &tracing::Metadata<'_>, message: &str) -> Value {
+    let at = format!(
+        "{}:{}",
+        meta.file().unwrap_or(meta.target()),
+        meta.line().unwrap_or(0)
+    );
+    let mut names: Vec<&str> = meta
+        .fields()
+        .iter()
+        .map(|f| f.name())
+        .filter(|n| *n != "message")
+        .collect();
+    names.sort_unstable();
+    let mut template = message.to_string();
+    for name in names {
+        if !template.is_empty() {
+            template.push(' ');
+        }
+        template.push_str(name);
+        template.push_str("=<*>");
+    }
+    let mut obj = Map::with_capacity(2);
+    obj.insert("at".into(), Value::String(at));
+    obj.insert("template".into(), Value::String(template));
+    Value::Object(obj)
 }
 
 pub fn level_name(level: &Level) -> &'static str {
@@ -145,8 +199,9 @@ impl Visit for FieldVisitor {
 
 /// Installs the JSON logger as the global subscriber. Calling it twice is harmless.
 pub fn init(service: &str, version: &str, max_level: Level) {
+    let callsites = std::env::var(CALLSITE_ENV).is_ok_and(|v| v == "1");
     let _ = tracing_subscriber::registry()
-        .with(JsonLogLayer::new(service, version, max_level))
+        .with(JsonLogLayer::new(service, version, max_level).with_callsites(callsites))
         .try_init();
 }
 
@@ -194,5 +249,35 @@ mod tests {
         assert_eq!(v["fields"]["items"], 3);
         assert_eq!(v["fields"]["session"], "s1");
         assert_eq!(v["timestamp"], "2023-11-14T22:13:20.000000Z");
+        assert!(v.get(CALLSITE_KEY).is_none(), "off unless asked for");
+    }
+
+    #[test]
+    fn callsites_name_the_statement_and_its_static_fields() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let layer = Capture(
+            lines.clone(),
+            JsonLogLayer::new("cart", "1.0.0", Level::INFO).with_callsites(true),
+        );
+        let subscriber = tracing_subscriber::registry().with(layer);
+        let _guard = tracing::subscriber::set_default(subscriber);
+        for n in 0..2 {
+            tracing::info!(session = "s1", items = n, "cart updated");
+        }
+        tracing::warn!("cart emptied");
+        let lines = lines.lock().expect("lock").clone();
+        let v: Vec<Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        assert_eq!(v[0][CALLSITE_KEY], v[1][CALLSITE_KEY]);
+        assert_eq!(
+            v[0][CALLSITE_KEY]["template"],
+            "cart updated items=<*> session=<*>"
+        );
+        let at = v[0][CALLSITE_KEY]["at"].as_str().expect("at");
+        assert!(at.starts_with("shop/common/src/logging.rs:"), "{at}");
+        assert_ne!(v[2][CALLSITE_KEY]["at"], v[0][CALLSITE_KEY]["at"]);
+        assert_eq!(v[2][CALLSITE_KEY]["template"], "cart emptied");
     }
 }

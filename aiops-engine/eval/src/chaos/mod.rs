@@ -79,7 +79,15 @@ struct ScenarioReport {
 
 pub fn run(args: ChaosArgs) -> anyhow::Result<()> {
     let scenarios = load_all(&args.scenarios)?;
-    let aiops = std::env::current_exe().context("cannot find this program")?;
+    let this = std::env::current_exe().context("cannot find this program")?;
+    // `aiops eval` or the standalone `aiops-eval`: the engine is `aiops`
+    let aiops = this.with_file_name("aiops");
+    if !aiops.is_file() {
+        anyhow::bail!(
+            "no aiops binary at {} (build it with `cargo build --release --bins`)",
+            aiops.display()
+        );
+    }
     let shop = match &args.shop {
         Some(p) => p.clone(),
         None => aiops.with_file_name("shop"),
