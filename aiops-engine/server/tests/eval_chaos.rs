@@ -103,6 +103,16 @@ fn a_short_scenario_is_run_judged_and_recorded() {
         .expect("first time");
     assert!(first < inject, "the case starts before the fault");
     assert!(out.join("short").join("report.json").is_file());
+
+    // the shop's own logs with their true templates, in Loghub's layout;
+    // the truth is not in the lines the miner sees
+    let logs = record.join("logs");
+    let raw = std::fs::read_to_string(logs.join("short.log")).expect("short.log");
+    assert!(raw.lines().count() > 10, "{raw}");
+    assert!(!raw.contains("\"callsite\""), "truth leaked into the lines");
+    let truth = std::fs::read_to_string(logs.join("short.log_structured.csv")).expect("truth");
+    assert!(truth.starts_with("LineId,"), "{truth}");
+    assert_eq!(truth.lines().count(), raw.lines().count() + 1);
 }
 
 #[test]

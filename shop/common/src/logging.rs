@@ -58,6 +58,19 @@ impl JsonLogLayer {
         ts: chrono::DateTime<chrono::Utc>,
         trace: Option<TraceContext>,
     ) -> String {
+        self.render_with(event, ts, trace, self.callsites)
+    }
+
+    /// The line, with the writing statement when `callsite` (for a local
+    /// labelled recording; never in the copy sent to Loki, so the engine
+    /// mines what it would see in production).
+    fn render_with(
+        &self,
+        event: &Event<'_>,
+        ts: chrono::DateTime<chrono::Utc>,
+        trace: Option<TraceContext>,
+        with_callsite: bool,
+    ) -> String {
         let mut visitor = FieldVisitor::default();
         event.record(&mut visitor);
         let mut obj = Map::with_capacity(8);
@@ -74,7 +87,7 @@ impl JsonLogLayer {
         if let Some(t) = trace {
             obj.insert("trace_id".into(), Value::String(t.trace_id_hex()));
         }
-        if self.callsites {
+        if with_callsite {
             obj.insert(
                 CALLSITE_KEY.into(),
                 callsite(event.metadata(), &visitor.message),
@@ -150,6 +163,11 @@ impl<S: Subscriber> Layer<S> for JsonLogLayer {
             let _ = out.write_all(b"\n");
         }
         if let Some(sink) = LOKI.get() {
+            let line = if self.callsites {
+                self.render_with(event, now, trace, false)
+            } else {
+                line
+            };
             sink.send(LogRecord {
                 ts_ns: now.timestamp_nanos_opt().unwrap_or(0),
                 level: level_name(event.metadata().level()),
@@ -279,5 +297,31 @@ mod tests {
         assert!(at.starts_with("shop/common/src/logging.rs:"), "{at}");
         assert_ne!(v[2][CALLSITE_KEY]["at"], v[0][CALLSITE_KEY]["at"]);
         assert_eq!(v[2][CALLSITE_KEY]["template"], "cart emptied");
+    }
+
+    struct LokiCopy(Arc<Mutex<Vec<String>>>, JsonLogLayer);
+    impl<S: Subscriber> Layer<S> for LokiCopy {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            let ts = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("ts");
+            if let Ok(mut lines) = self.0.lock() {
+                lines.push(self.1.render_with(event, ts, None, false));
+            }
+        }
+    }
+
+    #[test]
+    fn the_copy_for_loki_never_carries_the_callsite() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let layer = LokiCopy(
+            lines.clone(),
+            JsonLogLayer::new("cart", "1.0.0", Level::INFO).with_callsites(true),
+        );
+        let subscriber = tracing_subscriber::registry().with(layer);
+        let _guard = tracing::subscriber::set_default(subscriber);
+        tracing::info!(items = 1, "cart updated");
+        let lines = lines.lock().expect("lock").clone();
+        let v: Value = serde_json::from_str(&lines[0]).expect("json");
+        assert!(v.get(CALLSITE_KEY).is_none(), "{v}");
+        assert_eq!(v["message"], "cart updated");
     }
 }

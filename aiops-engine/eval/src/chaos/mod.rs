@@ -14,6 +14,7 @@ pub mod record;
 pub mod scenario;
 mod stack;
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -144,6 +145,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<()> {
             rules_dir: compare.then(|| args.rules.clone()),
             prometheus: prometheus.clone().filter(|_| compare),
             alertmanager: alertmanager.clone().filter(|_| compare),
+            log_callsites: args.record.is_some(),
         };
         eprintln!(
             "scenario {}: {} ({} fault(s), {})",
@@ -224,10 +226,39 @@ async fn run_one(
         std::fs::remove_dir_all(&run_dir)
             .with_context(|| format!("cannot clear {}", run_dir.display()))?;
     }
-    let mut stack = Stack::up(config, scenario, None).await?;
+    let mut stack = Stack::up(config, scenario).await?;
     let result = drive(scenario, &mut stack, record).await;
     stack.down().await;
+    if let (Ok(_), Some(dir)) = (&result, record) {
+        record_logs(&run_dir, &dir.join("logs"), &scenario.name)?;
+    }
     result
+}
+
+/// The services' labelled stdout (every service's lines, service by
+/// service) as a Loghub-layout corpus `<dir>/<scenario>.log` with its
+/// `.log_structured.csv` truth.
+fn record_logs(run_dir: &Path, dir: &Path, name: &str) -> anyhow::Result<()> {
+    let mut input: Box<dyn std::io::Read> = Box::new(std::io::empty());
+    for service in scenario::SERVICES {
+        let path = run_dir.join(format!("{service}.log"));
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        input = Box::new(input.chain(file));
+    }
+    let summary = crate::logs::record::record(
+        std::io::BufReader::new(input),
+        &run_dir.display().to_string(),
+        dir,
+        name,
+    )?;
+    eprintln!(
+        "  recorded {} labelled log lines ({} statements) in {}",
+        summary.lines,
+        summary.statements,
+        summary.log.display()
+    );
+    Ok(())
 }
 
 async fn drive(

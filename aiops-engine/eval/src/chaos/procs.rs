@@ -1,8 +1,8 @@
 //! Child processes the harness runs and keeps running, as a container
 //! runtime's restart policy would: each in its own process group, output
-//! appended to a log file (and, for the shop, each line handed to a
-//! recorder), restarted after a short back-off when it exits, redeployed
-//! with a new environment on demand, stopped with SIGTERM then SIGKILL.
+//! appended to a log file, restarted after a short back-off when it exits,
+//! redeployed with a new environment on demand, stopped with SIGTERM then
+//! SIGKILL.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -15,14 +15,12 @@ use nix::unistd::Pid;
 use parking_lot::Mutex;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// How long a stopping child gets between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 const RESTART_BACKOFF: Duration = Duration::from_secs(1);
-/// Lines longer than this are cut before they reach a recorder.
-const MAX_LINE_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -30,9 +28,6 @@ pub struct Spec {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
 }
-
-/// A line a child wrote to stdout: (process name, line).
-pub type LineSink = mpsc::Sender<(Arc<str>, String)>;
 
 pub struct Supervised {
     spec: Arc<Mutex<Spec>>,
@@ -52,7 +47,6 @@ impl Supervised {
         name: &str,
         spec: Spec,
         log: PathBuf,
-        lines: Option<LineSink>,
         restart: bool,
     ) -> Supervised {
         let name: Arc<str> = Arc::from(name);
@@ -66,7 +60,6 @@ impl Supervised {
             spec: spec.clone(),
             restarts: restarts.clone(),
             log,
-            lines,
             restart,
             generation: generation_rx,
             stop: stop_rx,
@@ -125,7 +118,6 @@ struct Loop {
     spec: Arc<Mutex<Spec>>,
     restarts: Arc<AtomicU32>,
     log: PathBuf,
-    lines: Option<LineSink>,
     restart: bool,
     generation: watch::Receiver<u64>,
     stop: watch::Receiver<bool>,
@@ -136,7 +128,7 @@ async fn supervise(mut l: Loop) {
     let mut starts = 0u64;
     loop {
         let spec = l.spec.lock().clone();
-        let mut child = match spawn(&spec, &l.log, &l.name, l.lines.clone()).await {
+        let mut child = match spawn(&spec, &l.log).await {
             Ok(child) => child,
             Err(e) => {
                 append(&l.log, &format!("harness: cannot start {}: {e}\n", l.name)).await;
@@ -179,12 +171,7 @@ async fn wait_or_stop(stop: &mut watch::Receiver<bool>, pause: Duration) -> bool
     }
 }
 
-async fn spawn(
-    spec: &Spec,
-    log: &PathBuf,
-    name: &Arc<str>,
-    lines: Option<LineSink>,
-) -> std::io::Result<Child> {
+async fn spawn(spec: &Spec, log: &PathBuf) -> std::io::Result<Child> {
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
@@ -202,38 +189,24 @@ async fn spawn(
         .await?;
     let file = Arc::new(tokio::sync::Mutex::new(file));
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(copy_lines(out, file.clone(), name.clone(), lines));
+        tokio::spawn(copy_lines(out, file.clone()));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(copy_lines(err, file, name.clone(), None));
+        tokio::spawn(copy_lines(err, file));
     }
     Ok(child)
 }
 
+/// Whole lines, so stdout and stderr never interleave inside one.
 async fn copy_lines(
     stream: impl tokio::io::AsyncRead + Unpin,
     file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
-    name: Arc<str>,
-    lines: Option<LineSink>,
 ) {
     let mut reader = BufReader::new(stream).lines();
-    while let Ok(Some(mut line)) = reader.next_line().await {
-        {
-            let mut f = file.lock().await;
-            let _ = f.write_all(line.as_bytes()).await;
-            let _ = f.write_all(b"\n").await;
-        }
-        if let Some(sink) = &lines {
-            if line.len() > MAX_LINE_BYTES {
-                let mut cut = MAX_LINE_BYTES;
-                while !line.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                line.truncate(cut);
-            }
-            // a full recorder loses lines (it counts them), never stalls the child
-            let _ = sink.try_send((name.clone(), line));
-        }
+    while let Ok(Some(line)) = reader.next_line().await {
+        let mut f = file.lock().await;
+        let _ = f.write_all(line.as_bytes()).await;
+        let _ = f.write_all(b"\n").await;
     }
 }
 

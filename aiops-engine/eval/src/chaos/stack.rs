@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::judge::AlertSeen;
-use super::procs::{LineSink, Spec, Supervised};
+use super::procs::{Spec, Supervised};
 use super::scenario::{Fault, FaultAction, SERVICES, Scenario};
 
 /// Where the pieces listen: `base`..`base+6` the services (in the shop's
@@ -76,6 +76,10 @@ pub struct StackConfig {
     pub rules_dir: Option<PathBuf>,
     pub prometheus: Option<PathBuf>,
     pub alertmanager: Option<PathBuf>,
+    /// The services name the statement behind each log line on stdout
+    /// (`SHOP_LOG_CALLSITE`; never in the copy the engine receives), for a
+    /// labelled recording.
+    pub log_callsites: bool,
 }
 
 pub struct Stack {
@@ -99,11 +103,7 @@ const SHOP_ENV_FAULTS: &str = "SHOP_FAULTS";
 const PROBE_EVERY: Duration = Duration::from_secs(5);
 
 impl Stack {
-    pub async fn up(
-        config: StackConfig,
-        scenario: &Scenario,
-        lines: Option<LineSink>,
-    ) -> anyhow::Result<Stack> {
+    pub async fn up(config: StackConfig, scenario: &Scenario) -> anyhow::Result<Stack> {
         std::fs::create_dir_all(&config.run_dir)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -125,7 +125,6 @@ impl Stack {
                 env: vec![("AIOPS_LOG".into(), "warn".into())],
             },
             config.run_dir.join("aiops.log"),
-            None,
             true,
         );
         wait_http(
@@ -150,6 +149,9 @@ impl Stack {
                     config.run_dir.join("orders.db").display().to_string(),
                 ),
             ];
+            if config.log_callsites {
+                env.push(("SHOP_LOG_CALLSITE".to_owned(), "1".to_owned()));
+            }
             for peer in SERVICES {
                 env.push((
                     format!("SHOP_{}_URL", peer.to_ascii_uppercase()),
@@ -164,7 +166,6 @@ impl Stack {
                     env,
                 },
                 config.run_dir.join(format!("{service}.log")),
-                lines.clone(),
                 true,
             );
             services.insert(service.to_owned(), proc);
@@ -202,7 +203,6 @@ impl Stack {
                     env: vec![],
                 },
                 config.run_dir.join("alertmanager.log"),
-                None,
                 true,
             ));
             let prom_dir = config.run_dir.join("prometheus");
@@ -226,7 +226,6 @@ impl Stack {
                     env: vec![],
                 },
                 config.run_dir.join("prometheus.log"),
-                None,
                 true,
             ));
             wait_http(
@@ -264,7 +263,6 @@ impl Stack {
                 env: vec![],
             },
             config.run_dir.join("load.log"),
-            None,
             false,
         ));
         Ok(Stack {
