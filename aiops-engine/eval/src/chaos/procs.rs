@@ -43,12 +43,7 @@ pub struct Supervised {
 impl Supervised {
     /// Starts `spec` and keeps it running until [`Supervised::stop`];
     /// `restart` false lets a child that exits stay down (a load generator).
-    pub fn start(
-        name: &str,
-        spec: Spec,
-        log: PathBuf,
-        restart: bool,
-    ) -> Supervised {
+    pub fn start(name: &str, spec: Spec, log: PathBuf, restart: bool) -> Supervised {
         let name: Arc<str> = Arc::from(name);
         let spec = Arc::new(Mutex::new(spec));
         let restarts = Arc::new(AtomicU32::new(0));
