@@ -4,3 +4,4 @@
 //! to the `aiops` binary.
 
 pub mod cli;
+pub mod rca;

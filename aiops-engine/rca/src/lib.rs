@@ -31,7 +31,7 @@ pub use csv::CsvOptions;
 pub use error::{RcaError, Result};
 pub use frame::{ColumnKey, DroppedColumn, MetricFrame};
 pub use rank::{RankOptions, Ranking, ServiceScore, rank};
-pub use score::{Direction, MetricScore, SharedShift};
+pub use score::{Direction, MetricScore, PeerScale, SharedShift};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -21,10 +21,11 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::Method;
+use crate::baseline::Scale;
 use crate::baseline::{Baseline, learn, negligible, post_center};
 use crate::error::{RcaError, Result};
 use crate::frame::{ColumnKey, DroppedColumn, MetricFrame};
-use crate::score::{MetricScore, Scan, SharedShift, scan};
+use crate::score::{MetricScore, PeerScale, Peers, Scan, SharedShift, scan};
 
 /// A shared shift needs this many services with the metric: with two,
 /// the "median" is just their mean and would cancel a real fault.
@@ -184,17 +185,22 @@ pub fn rank(
     } else {
         BTreeMap::new()
     };
+    let peer_scales = peer_scales(&learnt);
 
     let mut by_service: BTreeMap<&str, Vec<MetricScore>> = BTreeMap::new();
     for column in learnt {
         let name = column.key.column_name();
-        let shift = shifts.get(column.key.metric.as_str()).copied();
+        let metric = column.key.metric.as_str();
+        let peers = Peers {
+            shift: shifts.get(metric).copied(),
+            scale: peer_scales.get(metric).copied(),
+        };
         match scan(
             method,
             &name,
             &column.key.metric,
             column.baseline,
-            shift,
+            peers,
             &column.post,
             &post_time,
         ) {
@@ -278,21 +284,54 @@ fn shared_shifts<'a>(learnt: &[Learnt<'a>]) -> BTreeMap<&'a str, SharedShift> {
     changes
         .into_iter()
         .filter(|(_, c)| c.len() >= SHARED_SHIFT_MIN_SERVICES)
-        .filter_map(|(metric, mut c)| {
-            c.sort_by(f64::total_cmp);
-            let mid = c.len() / 2;
-            let median = if c.len() % 2 == 0 {
-                (c[mid - 1] + c[mid]) / 2.0
-            } else {
-                c[mid]
-            };
+        .filter_map(|(metric, c)| {
+            let services = c.len();
+            let median = median(c);
             (median.abs() >= SHARED_SHIFT_MIN_CHANGE).then_some((
                 metric,
                 SharedShift {
                     relative: median,
-                    services: c.len(),
+                    services,
                 },
             ))
         })
         .collect()
+}
+
+/// Per metric name, the median largest pre-onset excursion of the
+/// services whose column of it had no IQR, where at least two did.
+fn peer_scales<'a>(learnt: &[Learnt<'a>]) -> BTreeMap<&'a str, PeerScale> {
+    let mut excursions: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for column in learnt {
+        if column.baseline.scale_kind == Scale::Excursion {
+            excursions
+                .entry(column.key.metric.as_str())
+                .or_default()
+                .push(column.baseline.scale);
+        }
+    }
+    excursions
+        .into_iter()
+        .filter(|(_, e)| e.len() >= 2)
+        .map(|(metric, e)| {
+            let services = e.len();
+            (
+                metric,
+                PeerScale {
+                    scale: median(e),
+                    services,
+                },
+            )
+        })
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
 }

@@ -45,12 +45,19 @@ pub(crate) fn explain(method: Method, score: &MetricScore) -> String {
                 Direction::Up => "rose to",
                 Direction::Down => "fell to",
             };
+            let against = if score.peer_scale.is_some() {
+                String::new()
+            } else {
+                format!(
+                    " against {}% of the larger of its level and its change",
+                    number(CHANGE_FLOOR * 100.0)
+                )
+            };
             format!(
-                "{metric} was constant at {} before the onset, then {moved} {} (scored {:.1} against {}% of the larger of its level and its change)",
+                "{metric} was constant at {} before the onset, then {moved} {} (scored {:.1}{against})",
                 number(b.center),
                 number(score.extreme),
                 score.score,
-                number(CHANGE_FLOOR * 100.0),
             )
         }
         Scale::Excursion => format!(
@@ -74,6 +81,13 @@ pub(crate) fn explain(method: Method, score: &MetricScore) -> String {
             )
         }
     };
+    if let Some(peer) = score.peer_scale {
+        text.push_str(&format!(
+            "; scaled by {}, the median largest pre-onset excursion of {metric} over {} services, as its own was smaller",
+            number(peer.scale),
+            peer.services,
+        ));
+    }
     if let Some(shift) = score.shared_shift {
         text.push_str(&format!(
             "; judged against its {center_name} moved {:+.0}%, the median change of {metric} over {} services (a shared cause such as load), {:.1} before that",

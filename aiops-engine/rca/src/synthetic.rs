@@ -29,7 +29,7 @@ pub struct Scenario {
     pub fault: Fault,
     pub size: f64,
     /// Each caller up the tree sees this share of the symptom of the one
-    /// below it.
+    /// below it (not all of its requests take the faulty path).
     pub propagation: f64,
     /// Request rates step up by this fraction at the onset everywhere
     /// (CPU with them); 0 for none.
@@ -133,18 +133,25 @@ impl Scenario {
             .collect();
         let inject_s = self.start_s + self.pre_rows as i64 * self.step_s;
         let services = self.services.max(1);
-        // a caller's own latency adds to its callees'
+        // a caller waits for its slowest callee, then adds its own work;
+        // callees have higher indices, so one backward pass sums the tree
         let own_latency: Vec<f64> = (0..services)
             .map(|_| 0.02 + 0.08 * noise.uniform())
             .collect();
+        let mut path_latency = own_latency.clone();
+        for s in (1..services).rev() {
+            if let Some(p) = parent(s) {
+                path_latency[p] = path_latency[p].max(own_latency[p] + path_latency[s]);
+            }
+        }
         let mut columns = Vec::new();
         for s in 0..services {
             let name = service_name(s);
             let hops = hops_above(s, self.root);
             let share = hops.map(|h| self.propagation.powi(h as i32));
             let rate = 20.0 + 200.0 * noise.uniform();
-            let latency = own_latency[s] * (1.0 + 0.5 * (services - s) as f64 / services as f64);
-            let root_latency = own_latency[self.root.min(services - 1)];
+            let latency = path_latency[s];
+            let root_latency = path_latency[self.root.min(services - 1)];
             let cpu = 0.1 + 0.5 * noise.uniform();
             let mut memory = 1.0e8 + 4.0e8 * noise.uniform();
             let mut series: [Vec<f64>; 5] = Default::default();

@@ -346,3 +346,45 @@ fn a_load_step_everywhere_does_not_outrank_the_fault() {
         "{without} of 12 found without the shared shift"
     );
 }
+
+#[test]
+fn idle_series_are_not_scaled_finer_than_their_peers() {
+    let zeros = [0.0; 12];
+    let blips = |size: f64| {
+        let mut v = zeros;
+        v[3] = size;
+        v[9] = size / 2.0;
+        v
+    };
+    let f = frame(&[
+        // the root fails more than twice as hard as its caller, but its
+        // calm before was noisier: alone, 0.12 / 0.004 = 30 < 0.05 /
+        // 0.001 = 50
+        ("root", "error_ratio", with(&blips(0.004), &[0.12])),
+        ("caller", "error_ratio", with(&blips(0.001), &[0.05])),
+        ("other", "error_ratio", with(&blips(0.002), &[0.0])),
+        // never failed before, one failed request in a thousand now
+        ("idle", "error_ratio", with(&zeros, &[0.001])),
+    ]);
+    let r = rank(&f, 12 * STEP, Method::Baro, &RankOptions::default()).unwrap();
+    let order: Vec<&str> = r.services.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(order, ["root", "caller", "idle", "other"]);
+    // peers' median largest blip: 0.002
+    let caller = &r.services[1].metrics[0];
+    assert_eq!(
+        caller.peer_scale.map(|p| (p.scale, p.services)),
+        Some((0.002, 3))
+    );
+    assert!((caller.score - 25.0).abs() < 1e-9, "{}", caller.score);
+    assert!(
+        caller.reason.contains(
+            "scaled by 0.002, the median largest pre-onset excursion of error ratio over 3 services"
+        ),
+        "{}",
+        caller.reason
+    );
+    assert_eq!(r.services[0].metrics[0].peer_scale, None);
+    let idle = &r.services[2].metrics[0];
+    assert_eq!(idle.baseline.scale_kind, Scale::ChangeFloor);
+    assert!((idle.score - 0.5).abs() < 1e-9, "{}", idle.score);
+}
