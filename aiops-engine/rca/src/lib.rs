@@ -12,6 +12,46 @@
 //!
 //! Pure: the onset is an input, nothing reads the clock, and ties are
 //! broken by name, so the same frame always gives the same ranking.
+//!
+//! ```
+//! use aiops_rca::{AlignOptions, Method, MetricFrame, RankOptions, SeriesInput, rank};
+//!
+//! let calm = |v: f64| (0..20).map(move |i| (i * 5_000, v + (i % 3) as f64 * 0.001));
+//! let p99: Vec<(i64, f64)> = calm(0.012).chain((20..26).map(|i| (i * 5_000, 0.81))).collect();
+//! let cpu: Vec<(i64, f64)> = calm(0.3).chain((20..26).map(|i| (i * 5_000, 0.301))).collect();
+//! let frame = MetricFrame::from_series(
+//!     &[
+//!         SeriesInput { service: "payments", metric: "p99_latency", points: &p99 },
+//!         SeriesInput { service: "checkout", metric: "cpu", points: &cpu },
+//!     ],
+//!     &AlignOptions { step_ms: 5_000, origin_ms: 100_000, max_fill_steps: 2 },
+//! )?;
+//! // pre-onset: median 0.013, IQR 0.014 - 0.012; (0.81 - 0.013) / 0.002 = 398.5
+//! let ranking = rank(&frame, 100_000, Method::Baro, &RankOptions::default())?;
+//! let top = &ranking.services[0];
+//! assert_eq!(top.service, "payments");
+//! assert_eq!(top.reason, "p99 latency 398.5 IQRs above its pre-onset median (0.013 -> 0.81)");
+//! # Ok::<(), aiops_rca::RcaError>(())
+//! ```
+//!
+//! Where this differs from RCAEval (`RCAEval/e2e/baro.py`, `nsigma` in
+//! `RCAEval/e2e/__init__.py`, `RCAEval/io/time_series.py`, `main.py`):
+//! - the score is the largest *absolute* deviation after the onset, not
+//!   the largest signed one, so falls (a stopped service's rate and CPU)
+//!   count;
+//! - RCAEval drops every column constant within either window; here only
+//!   columns constant on both sides are left out: constant before and
+//!   moved after is strong evidence ([`Scale::ChangeFloor`]), and a
+//!   series gone flat after the onset (a crash) is scored;
+//! - a zero IQR is not replaced by 1 (the column's raw units) but by the
+//!   largest pre-onset excursion, never finer than other services' for
+//!   the same metric ([`PeerScale`]);
+//! - missing values are filled forward for a few rows only and never set
+//!   to 0 (RCAEval: `ffill()` then `fillna(0)`);
+//! - a move most services share (load) is taken out of the baseline
+//!   ([`rank`](mod@rank));
+//! - the service is the column's prefix before the first `_`, without
+//!   RCAEval's merging of `<service>-db` into `<service>`.
 
 pub mod align;
 pub mod baseline;

@@ -7,13 +7,19 @@
 //! so scores sum to 1 like the engine's other ranking and read as "how
 //! much of the evidence points here".
 //!
-//! The shared shift: when the same metric moved the same way in most
-//! services (traffic rose everywhere), that move is no service's fault.
-//! Its median relative change is taken out of every service's baseline
-//! before the deviations are measured, so a load step does not outrank a
-//! fault. Within one metric the order of services is unchanged by it;
-//! only its weight against other metrics drops. RCAEval does not do this;
-//! [`RankOptions::shared_shift`] turns it off.
+//! Two things look across services, per metric name; RCAEval does
+//! neither:
+//! - the shared shift: when the same metric moved the same way in most
+//!   services (traffic rose everywhere), that move is no service's fault.
+//!   The median relative change of the metric's centre over the services
+//!   whose level stands clear of their noise moves the baseline, and each
+//!   post-onset value is measured from whichever of the old and the moved
+//!   level is nearer: a load step then scores little, while a service that
+//!   held still as the others moved scores no more than before.
+//!   [`RankOptions::shared_shift`] turns it off;
+//! - the peer scale: a column with no IQR of its own is not scaled finer
+//!   than the same metric's median pre-onset excursion elsewhere (see
+//!   [`crate::score::PeerScale`]).
 
 use std::collections::BTreeMap;
 
@@ -21,8 +27,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::Method;
-use crate::baseline::Scale;
-use crate::baseline::{Baseline, learn, negligible, post_center};
+use crate::baseline::{Baseline, Scale, learn, negligible, post_center};
 use crate::error::{RcaError, Result};
 use crate::frame::{ColumnKey, DroppedColumn, MetricFrame};
 use crate::score::{MetricScore, PeerScale, Peers, Scan, SharedShift, scan};

@@ -388,3 +388,26 @@ fn idle_series_are_not_scaled_finer_than_their_peers() {
     assert_eq!(idle.baseline.scale_kind, Scale::ChangeFloor);
     assert!((idle.score - 0.5).abs() < 1e-9, "{}", idle.score);
 }
+
+#[test]
+fn a_shared_shift_explains_moves_away_but_never_makes_one() {
+    // a fault's latency reached three of four services: the median change
+    // is large, yet the one whose latency held is not "below expected"
+    let doubled: Vec<f64> = PRE.iter().map(|x| x * 2.0).collect();
+    let f = frame(&[
+        ("root", "latency", with(&PRE, &[33.0; 4])),
+        ("a", "latency", with(&PRE, &doubled)),
+        ("b", "latency", with(&PRE, &doubled)),
+        ("steady", "latency", with(&PRE, &[12.0, 11.0, 10.0, 11.0])),
+    ]);
+    let r = rank(&f, 8 * STEP, Method::Baro, &RankOptions::default()).unwrap();
+    assert_eq!(r.services[0].service, "root");
+    let steady = r.services.iter().find(|s| s.service == "steady").unwrap();
+    let m = &steady.metrics[0];
+    assert_eq!(m.shared_shift, None, "{}", m.reason);
+    assert_eq!(m.score, 0.5);
+    // root: 33 is 11 IQRs from the old median, 5.5 from the shifted one
+    let m = &r.services[0].metrics[0];
+    assert!(m.shared_shift.is_some());
+    assert_eq!((m.expected, m.score, m.raw_deviation), (22.0, 5.5, 11.0));
+}
