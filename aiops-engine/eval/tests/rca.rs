@@ -274,4 +274,10 @@ fn a_single_case_folder_can_be_given_directly() {
     run.result.unwrap();
     assert_eq!(run.lines[0]["rank"], 1);
     assert_eq!(run.lines[0]["method"], "nsigma");
+
+    let compared = self::run(&["--cases", path.to_str().unwrap(), "--rcaeval-scoring"]);
+    let summary = &compared.result.unwrap()[0];
+    assert_eq!(summary.method, "baro-rcaeval");
+    assert_eq!(compared.lines[0]["method"], "baro-rcaeval");
+    assert!(compared.lines[0]["rank"].as_u64().is_some());
 }

@@ -36,6 +36,9 @@ pub enum Scale {
     /// The column was constant before the onset: 1% of the larger of its
     /// level and its largest change after.
     ChangeFloor,
+    /// RCAEval's scoring only: sklearn's 1 for a zero scale, so the score
+    /// is in the column's own units.
+    Unit,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -59,6 +59,7 @@ pub mod csv;
 pub mod error;
 pub mod frame;
 pub mod rank;
+pub mod rcaeval;
 pub mod reason;
 pub mod score;
 pub mod synthetic;

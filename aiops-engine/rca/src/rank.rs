@@ -52,6 +52,11 @@ pub struct RankOptions {
     /// with fewer values than this there is skipped.
     pub min_pre_rows: usize,
     pub shared_shift: bool,
+    /// Score exactly as RCAEval does instead (see [`crate::rcaeval`]):
+    /// signed scores, sklearn's scale of 1 where it is 0, columns constant
+    /// in either window left out, no shared shift or peer scale. For
+    /// measuring what the departures are worth, not for the engine.
+    pub rcaeval: bool,
     /// Metrics kept per service in the ranking (the strongest).
     pub metrics_per_service: usize,
 }
@@ -63,6 +68,7 @@ impl Default for RankOptions {
             max_post_rows: None,
             min_pre_rows: 5,
             shared_shift: true,
+            rcaeval: false,
             metrics_per_service: 5,
         }
     }
@@ -171,6 +177,15 @@ pub fn rank(
             });
             continue;
         }
+        if options.rcaeval && (crate::rcaeval::constant(&pre) || crate::rcaeval::constant(&post)) {
+            skipped.push(DroppedColumn {
+                column: key.column_name(),
+                reason:
+                    "constant within the window before or after the onset (RCAEval leaves it out)"
+                        .into(),
+            });
+            continue;
+        }
         let Some(baseline) = learn(method, &pre)? else {
             continue;
         };
@@ -185,12 +200,16 @@ pub fn rank(
         });
     }
 
-    let shifts = if options.shared_shift {
+    let shifts = if options.shared_shift && !options.rcaeval {
         shared_shifts(&learnt)
     } else {
         BTreeMap::new()
     };
-    let peer_scales = peer_scales(&learnt);
+    let peer_scales = if options.rcaeval {
+        BTreeMap::new()
+    } else {
+        peer_scales(&learnt)
+    };
 
     let mut by_service: BTreeMap<&str, Vec<MetricScore>> = BTreeMap::new();
     for column in learnt {
@@ -200,15 +219,27 @@ pub fn rank(
             shift: shifts.get(metric).copied(),
             scale: peer_scales.get(metric).copied(),
         };
-        match scan(
-            method,
-            &name,
-            &column.key.metric,
-            column.baseline,
-            peers,
-            &column.post,
-            &post_time,
-        ) {
+        let scanned = if options.rcaeval {
+            crate::rcaeval::scan(
+                method,
+                &name,
+                &column.key.metric,
+                column.baseline,
+                &column.post,
+                &post_time,
+            )
+        } else {
+            scan(
+                method,
+                &name,
+                &column.key.metric,
+                column.baseline,
+                peers,
+                &column.post,
+                &post_time,
+            )
+        };
+        match scanned {
             Some(Scan::Scored(score)) => by_service
                 .entry(column.key.service.as_str())
                 .or_default()
@@ -242,10 +273,11 @@ pub fn rank(
             }
         })
         .collect();
-    let total: f64 = services.iter().map(|s| s.strength).sum();
+    // RCAEval's signed scores can be negative: those get no share
+    let total: f64 = services.iter().map(|s| s.strength.max(0.0)).sum();
     for service in &mut services {
         service.score = if total > 0.0 {
-            service.strength / total
+            service.strength.max(0.0) / total
         } else {
             0.0
         };

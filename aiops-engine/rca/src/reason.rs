@@ -60,6 +60,12 @@ pub(crate) fn explain(method: Method, score: &MetricScore) -> String {
                 score.score,
             )
         }
+        Scale::Unit => format!(
+            "{metric} {} {side} its pre-onset {center_name} in its own units ({} -> {}; its scale was 0, which RCAEval replaces by 1)",
+            number(score.score.abs()),
+            number(b.center),
+            number(score.extreme),
+        ),
         Scale::Excursion => format!(
             "{metric} {:.1} times its largest pre-onset distance from its median, {side} it ({} -> {}; its IQR was 0)",
             score.score,
@@ -67,7 +73,7 @@ pub(crate) fn explain(method: Method, score: &MetricScore) -> String {
             number(score.extreme),
         ),
         Scale::Iqr | Scale::Std => {
-            let unit = match (b.scale_kind, score.score == 1.0) {
+            let unit = match (b.scale_kind, score.score.abs() == 1.0) {
                 (Scale::Iqr, false) => "IQRs",
                 (Scale::Iqr, true) => "IQR",
                 (_, false) => "standard deviations",
@@ -75,7 +81,7 @@ pub(crate) fn explain(method: Method, score: &MetricScore) -> String {
             };
             format!(
                 "{metric} {:.1} {unit} {side} its pre-onset {center_name} ({} -> {})",
-                score.score,
+                score.score.abs(),
                 number(b.center),
                 number(score.extreme),
             )

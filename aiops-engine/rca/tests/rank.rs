@@ -411,3 +411,43 @@ fn a_shared_shift_explains_moves_away_but_never_makes_one() {
     assert!(m.shared_shift.is_some());
     assert_eq!((m.expected, m.score, m.raw_deviation), (22.0, 5.5, 11.0));
 }
+
+#[test]
+fn rcaeval_scoring_is_kept_for_comparison() {
+    let rcaeval = RankOptions {
+        rcaeval: true,
+        ..RankOptions::default()
+    };
+    let blips = [0.0, 0.0, 0.01, 0.0, 0.0, 0.0, 0.02, 0.0, 0.0, 0.0, 0.0, 0.0];
+    let pre: Vec<f64> = PRE.iter().chain(&PRE[..4]).copied().collect();
+    let f = frame(&[
+        // a fall: RCAEval's signed max ignores it (its largest signed
+        // score is 1 / 2 = 0.5, from the 12)
+        ("down", "rate", with(&pre, &[12.0, -3.0])),
+        // an idle error ratio at 0.5: IQR 0, so divided by 1
+        ("failing", "error_ratio", with(&blips, &[0.5, 0.4])),
+        // constant before: RCAEval leaves it out
+        ("fresh", "cpu", with(&[1.0; 12], &[9.0, 9.0])),
+        ("up", "rate", with(&pre, &[14.0, 13.0])),
+    ]);
+    let r = rank(&f, 12 * STEP, Method::Baro, &rcaeval).unwrap();
+    let scores: Vec<(&str, f64)> = r
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), s.strength))
+        .collect();
+    // PRE plus its first four: median 11, q1 10, q3 12
+    assert_eq!(scores, [("up", 1.5), ("down", 0.5), ("failing", 0.5)]);
+    let failing = &r.services[2].metrics[0];
+    assert_eq!(failing.baseline.scale_kind, Scale::Unit);
+    assert!(
+        failing.reason.contains("which RCAEval replaces by 1"),
+        "{}",
+        failing.reason
+    );
+    assert!(r.skipped.iter().any(|s| s.column == "fresh_cpu"));
+    // the same frame as this crate ranks it
+    let ours = rank(&f, 12 * STEP, Method::Baro, &RankOptions::default()).unwrap();
+    let order: Vec<&str> = ours.services.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(order, ["fresh", "failing", "down", "up"]);
+}

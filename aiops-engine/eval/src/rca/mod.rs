@@ -62,6 +62,13 @@ pub struct RcaArgs {
     /// share (a load step).
     #[arg(long)]
     pub no_shared_shift: bool,
+    /// Score exactly as RCAEval does (signed scores, a zero scale replaced
+    /// by 1, columns constant in either window left out, gaps filled
+    /// forward without limit), to measure what this ranking's departures
+    /// from it are worth; methods are then named `baro-rcaeval` and
+    /// `nsigma-rcaeval`.
+    #[arg(long)]
+    pub rcaeval_scoring: bool,
     /// Columns whose name ends with this are left out; repeatable.
     /// RCAEval leaves out `_latency-50`; `--drop-suffix ''` keeps all.
     #[arg(long = "drop-suffix", default_values_t = vec!["_latency-50".to_owned()])]
@@ -107,14 +114,26 @@ pub fn run_with(
             .filter(|s| !s.is_empty())
             .cloned()
             .collect(),
-        ..CsvOptions::default()
+        max_fill_rows: if args.rcaeval_scoring {
+            usize::MAX
+        } else {
+            CsvOptions::default().max_fill_rows
+        },
     };
     let window = (args.window_rows > 0).then_some(args.window_rows);
     let options = RankOptions {
         max_pre_rows: window,
         max_post_rows: window,
         shared_shift: !args.no_shared_shift,
+        rcaeval: args.rcaeval_scoring,
         ..RankOptions::default()
+    };
+    let label = |method: Method| {
+        if args.rcaeval_scoring {
+            format!("{method}-rcaeval")
+        } else {
+            method.name().to_owned()
+        }
     };
     let mut accuracy: Vec<Accuracy> = vec![Accuracy::default(); methods.len()];
     for case in &found {
@@ -131,14 +150,19 @@ pub fn run_with(
                 Ok((truth, ranking)) => {
                     let rank = ranking.position(&truth);
                     accuracy.add(rank, ranking.services.len());
-                    case_line(case, *method, &truth, &ranking, rank, args.top)
+                    case_line(case, &label(*method), &truth, &ranking, rank, args.top)
                 }
                 Err(error) => {
                     accuracy.fail();
-                    writeln!(log, "aiops eval rca: {} ({method}): {error}", case.name)?;
+                    writeln!(
+                        log,
+                        "aiops eval rca: {} ({}): {error}",
+                        case.name,
+                        label(*method)
+                    )?;
                     json!({
                         "case": case.name,
-                        "method": method.name(),
+                        "method": label(*method),
                         "truth": truth.as_ref().ok(),
                         "error": error,
                     })
@@ -150,7 +174,7 @@ pub fn run_with(
     let summaries: Vec<Summary> = methods
         .iter()
         .zip(&accuracy)
-        .map(|(method, accuracy)| accuracy.summary(method.name()))
+        .map(|(method, accuracy)| accuracy.summary(&label(*method)))
         .collect();
     for summary in &summaries {
         writeln!(out, "{}", serde_json::to_string(summary)?)?;
@@ -205,7 +229,7 @@ fn seconds(ms: i64) -> String {
 
 fn case_line(
     case: &CaseDir,
-    method: Method,
+    method: &str,
     truth: &str,
     ranking: &Ranking,
     rank: Option<usize>,
@@ -224,7 +248,7 @@ fn case_line(
         .collect();
     json!({
         "case": case.name,
-        "method": method.name(),
+        "method": method,
         "truth": truth,
         "ranking": entries,
         "rank": rank,
