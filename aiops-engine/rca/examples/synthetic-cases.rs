@@ -4,7 +4,10 @@
 //! varied service, weaker symptoms in its callers, noise, and a load step
 //! in every service in half of them.
 //!
-//! `cargo run --release -p aiops-rca --example synthetic-cases -- <dir> [cases] [seed]`
+//! `cargo run --release -p aiops-rca --example synthetic-cases -- <dir> [cases] [seed] [noise] [propagation]`
+//!
+//! noise is the relative noise of every series (default 0.05), propagation
+//! the share of a symptom each caller up the tree sees (default 0.5).
 
 use std::path::PathBuf;
 
@@ -13,7 +16,9 @@ use aiops_rca::synthetic::{Fault, Scenario};
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(dir) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: synthetic-cases <dir> [cases, default 100] [seed, default 1]");
+        eprintln!(
+            "usage: synthetic-cases <dir> [cases, default 100] [seed, default 1] [noise, default 0.05] [propagation, default 0.5]"
+        );
         std::process::exit(64);
     };
     let number = |text: Option<String>, default: u64, what: &str| match text {
@@ -25,6 +30,18 @@ fn main() {
     };
     let cases = number(args.next(), 100, "cases");
     let seed = number(args.next(), 1, "seed");
+    let fraction = |text: Option<String>, default: f64, what: &str| match text {
+        None => default,
+        Some(t) => match t.parse::<f64>() {
+            Ok(x) if (0.0..=1.0).contains(&x) => x,
+            _ => {
+                eprintln!("synthetic-cases: {what} {t:?} is not a number from 0 to 1");
+                std::process::exit(64)
+            }
+        },
+    };
+    let noise = fraction(args.next(), 0.05, "noise");
+    let propagation = fraction(args.next(), 0.5, "propagation");
     for i in 0..cases {
         let case_seed = seed.wrapping_mul(1_000_003).wrapping_add(i);
         // a splitmix64 hash of the case and a salt picks the scenario's shape
@@ -49,6 +66,8 @@ fn main() {
             root: pick(4, services as u64) as usize,
             fault,
             size,
+            noise,
+            propagation,
             load_step: if pick(5, 2) == 0 {
                 0.0
             } else {
