@@ -39,6 +39,23 @@ pub(crate) fn explain(method: Method, score: &MetricScore) -> String {
         Direction::Up => "above",
         Direction::Down => "below",
     };
+    // with a shared shift the move is measured from the shifted level, and
+    // "below its median" would misread a value that rose less than the rest
+    let (reference, values) = match score.shared_shift {
+        None => (
+            format!("its pre-onset {center_name}"),
+            format!("{} -> {}", number(b.center), number(score.extreme)),
+        ),
+        Some(_) => (
+            "its expected level".to_owned(),
+            format!(
+                "{} -> {}, against {}",
+                number(b.center),
+                number(score.extreme),
+                number(score.expected)
+            ),
+        ),
+    };
     let mut text = match b.scale_kind {
         Scale::ChangeFloor => {
             let moved = match score.direction {
@@ -61,16 +78,12 @@ pub(crate) fn explain(method: Method, score: &MetricScore) -> String {
             )
         }
         Scale::Unit => format!(
-            "{metric} {} {side} its pre-onset {center_name} in its own units ({} -> {}; its scale was 0, which RCAEval replaces by 1)",
+            "{metric} {} {side} {reference} in its own units ({values}; its scale was 0, which RCAEval replaces by 1)",
             number(score.score.abs()),
-            number(b.center),
-            number(score.extreme),
         ),
         Scale::Excursion => format!(
-            "{metric} {:.1} times its largest pre-onset distance from its median, {side} it ({} -> {}; its IQR was 0)",
+            "{metric} {:.1} times its largest pre-onset distance from its median, {side} {reference} ({values}; its IQR was 0)",
             score.score,
-            number(b.center),
-            number(score.extreme),
         ),
         Scale::Iqr | Scale::Std => {
             let unit = match (b.scale_kind, score.score.abs() == 1.0) {
@@ -80,10 +93,8 @@ pub(crate) fn explain(method: Method, score: &MetricScore) -> String {
                 (_, true) => "standard deviation",
             };
             format!(
-                "{metric} {:.1} {unit} {side} its pre-onset {center_name} ({} -> {})",
+                "{metric} {:.1} {unit} {side} {reference} ({values})",
                 score.score.abs(),
-                number(b.center),
-                number(score.extreme),
             )
         }
     };
@@ -96,7 +107,7 @@ pub(crate) fn explain(method: Method, score: &MetricScore) -> String {
     }
     if let Some(shift) = score.shared_shift {
         text.push_str(&format!(
-            "; judged against its {center_name} moved {:+.0}%, the median change of {metric} over {} services (a shared cause such as load), {:.1} before that",
+            "; expected: its pre-onset {center_name} moved {:+.0}%, the median change of {metric} over {} services (a shared cause such as load); {:.1} from the {center_name} itself",
             shift.relative * 100.0,
             shift.services,
             score.raw_deviation.abs(),

@@ -410,6 +410,12 @@ fn a_shared_shift_explains_moves_away_but_never_makes_one() {
     let m = &r.services[0].metrics[0];
     assert!(m.shared_shift.is_some());
     assert_eq!((m.expected, m.score, m.raw_deviation), (22.0, 5.5, 11.0));
+    assert_eq!(
+        m.reason,
+        "latency 5.5 IQRs above its expected level (11 -> 33, against 22); expected: its pre-onset \
+         median moved +100%, the median change of latency over 4 services (a shared cause such as \
+         load); 11.0 from the median itself"
+    );
 }
 
 #[test]
