@@ -21,6 +21,9 @@ pub enum EvalCommand {
     /// The shop's logs with their true templates, in Loghub's layout.
     #[command(long_about = crate::logs::RECORD_ABOUT)]
     RecordLogs(crate::logs::RecordArgs),
+    /// Root-cause ranking (BARO, n-sigma) on recorded cases in RCAEval's
+    /// layout: a JSON line per case, then AC@1, AC@3, Avg@5.
+    Rca(crate::rca::RcaArgs),
 }
 
 /// Runs one evaluation; the error says what was wrong with the input.
@@ -30,5 +33,6 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
         EvalCommand::Nab(args) => crate::nab::run(args),
         EvalCommand::Logs(args) => crate::logs::run_logs(&args),
         EvalCommand::RecordLogs(args) => crate::logs::run_record(&args),
+        EvalCommand::Rca(args) => crate::rca::run(&args),
     }
 }

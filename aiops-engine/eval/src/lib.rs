@@ -7,3 +7,4 @@ pub mod chaos;
 pub mod cli;
 pub mod logs;
 pub mod nab;
+pub mod rca;
