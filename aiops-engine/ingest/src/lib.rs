@@ -1,6 +1,7 @@
 //! The engine's intake formats, decoded and validated into the model types
 //! of `aiops_core::model`: Prometheus remote-write 1.0 and 2.0, Loki push
-//! (protobuf and JSON), Alertmanager webhooks. Pure functions over bytes and
+//! (protobuf and JSON), Alertmanager webhooks, and the scrape formats
+//! (Prometheus text and OpenMetrics). Pure functions over bytes and
 //! header values: no HTTP, no async, no I/O.
 //!
 //! Every decoder takes [`Limits`] and checks them before allocating for
@@ -14,6 +15,7 @@
 
 mod alertmanager;
 mod error;
+mod exposition;
 mod gzip;
 mod labels;
 mod limits;
@@ -26,6 +28,9 @@ mod wire;
 
 pub use alertmanager::{decode_alertmanager, fingerprint as alert_fingerprint};
 pub use error::{EXCERPT_CHARS, IngestError, Position};
+pub use exposition::{
+    ExposedSample, ExpositionError, ExpositionFormat, ExpositionLimits, parse_exposition,
+};
 pub use limits::Limits;
 pub use loki::{
     DEFAULT_TENANT, decode_loki_push, encode_loki_push, encode_loki_push_json, format_selector,

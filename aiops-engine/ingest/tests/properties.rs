@@ -183,3 +183,37 @@ proptest! {
         }
     }
 }
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+proptest! {
+    /// Any label set written as the text format says is read back exactly,
+    /// whatever its values hold (braces, commas, quotes, newlines).
+    #[test]
+    fn exposition_round_trips_any_labels(labels in series_labels(), value in -1e12f64..1e12) {
+        use aiops_ingest::{ExpositionFormat, ExpositionLimits, parse_exposition};
+        let name = labels.iter().find(|(k, _)| k == "__name__").map(|(_, v)| v.clone()).unwrap_or_default();
+        let rest: Vec<(String, String)> = labels.into_iter().filter(|(k, _)| k != "__name__").collect();
+        let set: Vec<String> = rest.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+        let line = format!("{name}{{{}}} {value}\n", set.join(","));
+        let parsed = parse_exposition(&line, ExpositionFormat::PrometheusText, &ExpositionLimits::default())
+            .map_err(|e| TestCaseError::fail(format!("{e}: {line:?}")))?;
+        prop_assert_eq!(parsed.len(), 1);
+        prop_assert_eq!(&parsed[0].name, &name);
+        prop_assert_eq!(&parsed[0].labels, &rest);
+        prop_assert_eq!(parsed[0].value, value);
+    }
+
+    #[test]
+    fn exposition_parser_never_panics(text in "\\PC{0,200}|[{}\"=,# a-z0-9\\\\\n.+-]{0,200}") {
+        use aiops_ingest::{ExpositionFormat, ExpositionLimits, parse_exposition};
+        for format in [ExpositionFormat::PrometheusText, ExpositionFormat::OpenMetrics] {
+            let _ = parse_exposition(&text, format, &ExpositionLimits::default());
+        }
+    }
+}

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use aiops_core::model::{METRIC_NAME, SampleBatch, SampleValue, SeriesSamples};
-use prometheus_parse::{Scrape, Value};
+use aiops_ingest::{ExpositionFormat, ExpositionLimits, parse_exposition};
 
 use crate::routes::write::count_store_rejects;
 use crate::state::AppState;
@@ -77,11 +77,12 @@ async fn scrape_loop(
         }
         let now_ms = state.clock.now_ms();
         let started = Instant::now();
-        let scraped = fetch(&client, &url).await;
+        let scraped = fetch(&client, &url)
+            .await
+            .and_then(|(text, format)| to_batch(&text, format, &job, &instance, now_ms));
         let duration = started.elapsed();
         let batch = match scraped {
-            Ok(text) => {
-                let mut batch = to_batch(&text, &job, &instance, now_ms);
+            Ok(mut batch) => {
                 let scraped_samples = batch.sample_count();
                 batch.series.extend(scrape_series(
                     &job,
@@ -131,7 +132,8 @@ async fn probe(client: &reqwest::Client, url: &str) -> bool {
         .is_ok_and(|r| r.status().is_success())
 }
 
-async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
+/// The body and its dialect, from the reply's Content-Type.
+async fn fetch(client: &reqwest::Client, url: &str) -> Result<(String, ExpositionFormat), String> {
     let mut response = client
         .get(url)
         .header(
@@ -144,6 +146,12 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
     if !response.status().is_success() {
         return Err(format!("status {}", response.status()));
     }
+    let format = ExpositionFormat::from_content_type(
+        response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
         body.extend_from_slice(&chunk);
@@ -151,7 +159,8 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
             return Err(format!("reply larger than {MAX_SCRAPE_BYTES} bytes"));
         }
     }
-    String::from_utf8(body).map_err(|_| "reply is not UTF-8".to_string())
+    let text = String::from_utf8(body).map_err(|_| "reply is not UTF-8".to_string())?;
+    Ok((text, format))
 }
 
 fn scrape_series(
@@ -187,74 +196,44 @@ fn series(job: &str, instance: &str, now_ms: i64, name: &str, value: f64) -> Ser
     }
 }
 
-/// Prometheus' text format for label values of `le` and `quantile`.
-fn format_bound(v: f64) -> String {
-    if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
-
-/// Parses an exposition and flattens it to series, with the target's labels
-/// (which win over the exposed `job` and `instance`, as with `honor_labels: false`).
-pub fn to_batch(text: &str, job: &str, instance: &str, now_ms: i64) -> SampleBatch {
-    let lines = text.lines().map(|l| Ok(l.to_string()));
-    let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
-    let Ok(scrape) = Scrape::parse_at(lines, now) else {
-        return SampleBatch::default();
-    };
-    let mut series = Vec::with_capacity(scrape.samples.len());
-    for sample in scrape.samples {
-        let ts_ms = sample.timestamp.timestamp_millis();
-        let mut base: Vec<(String, String)> = sample
-            .labels
-            .iter()
-            .filter(|(k, _)| k.as_str() != "job" && k.as_str() != "instance")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        base.push(("job".into(), job.into()));
-        base.push(("instance".into(), instance.into()));
-        let mut push = |name: String, extra: Option<(&str, String)>, value: f64| {
-            let mut labels = base.clone();
-            labels.push((METRIC_NAME.into(), name));
-            if let Some((k, v)) = extra {
-                labels.push((k.into(), v));
-            }
+/// Parses an exposition into series, with the target's labels (which win
+/// over the exposed `job` and `instance`, as with `honor_labels: false`);
+/// labels with empty values are dropped and a sample's own timestamp is
+/// kept, as Prometheus does. One malformed line fails the scrape.
+pub fn to_batch(
+    text: &str,
+    format: ExpositionFormat,
+    job: &str,
+    instance: &str,
+    now_ms: i64,
+) -> Result<SampleBatch, String> {
+    let samples = parse_exposition(text, format, &ExpositionLimits::default())
+        .map_err(|e| format!("unreadable exposition: {e}"))?;
+    let series = samples
+        .into_iter()
+        .map(|sample| {
+            let mut labels: Vec<(String, String)> = sample
+                .labels
+                .into_iter()
+                .filter(|(k, v)| !v.is_empty() && k != "job" && k != "instance" && k != METRIC_NAME)
+                .collect();
+            labels.push((METRIC_NAME.into(), sample.name));
+            labels.push(("job".into(), job.into()));
+            labels.push(("instance".into(), instance.into()));
             labels.sort();
-            series.push(SeriesSamples {
+            SeriesSamples {
                 labels,
-                samples: vec![SampleValue { ts_ms, value }],
-            });
-        };
-        match sample.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => push(sample.metric, None, v),
-            Value::Histogram(buckets) => {
-                for b in buckets {
-                    push(
-                        format!("{}_bucket", sample.metric),
-                        Some(("le", format_bound(b.less_than))),
-                        b.count,
-                    );
-                }
+                samples: vec![SampleValue {
+                    ts_ms: sample.ts_ms.unwrap_or(now_ms),
+                    value: sample.value,
+                }],
             }
-            Value::Summary(quantiles) => {
-                for q in quantiles {
-                    push(
-                        sample.metric.clone(),
-                        Some(("quantile", format_bound(q.quantile))),
-                        q.count,
-                    );
-                }
-            }
-        }
-    }
-    SampleBatch {
+        })
+        .collect();
+    Ok(SampleBatch {
         series,
         ..SampleBatch::default()
-    }
+    })
 }
 
 #[cfg(test)]
@@ -275,7 +254,14 @@ process_cpu_seconds_total 1.5
 
     #[test]
     fn an_exposition_becomes_labelled_series() {
-        let batch = to_batch(EXPOSITION, "shop", "127.0.0.1:8081", 1_700_000_000_000);
+        let batch = to_batch(
+            EXPOSITION,
+            ExpositionFormat::OpenMetrics,
+            "shop",
+            "127.0.0.1:8081",
+            1_700_000_000_000,
+        )
+        .expect("parses");
         let names: Vec<String> = batch
             .series
             .iter()
@@ -310,13 +296,35 @@ process_cpu_seconds_total 1.5
     }
 
     #[test]
-    fn garbage_yields_nothing_and_up_series_are_added() {
-        assert_eq!(
-            to_batch("this is not { an exposition", "j", "i:1", 0)
-                .series
-                .len(),
-            0
+    fn templated_routes_survive() {
+        // the shop's routes: prometheus-parse dropped every one of these
+        let text = "http_server_request_duration_seconds_count{http_route=\"/carts/{session}\",http_request_method=\"GET\",http_response_status_code=\"200\",empty=\"\"} 31 1699999999000\n";
+        let batch =
+            to_batch(text, ExpositionFormat::PrometheusText, "cart", "a:1", 5).expect("parses");
+        assert_eq!(batch.series.len(), 1);
+        let labels = &batch.series[0].labels;
+        assert!(
+            labels.contains(&("http_route".into(), "/carts/{session}".into())),
+            "{labels:?}"
         );
+        assert!(
+            !labels.iter().any(|(k, _)| k == "empty"),
+            "empty values are dropped"
+        );
+        assert_eq!(batch.series[0].samples[0].ts_ms, 1_699_999_999_000);
+    }
+
+    #[test]
+    fn garbage_fails_the_scrape_and_up_series_are_added() {
+        let err = to_batch(
+            "ok 1\nthis is not { an exposition",
+            ExpositionFormat::PrometheusText,
+            "j",
+            "i:1",
+            0,
+        )
+        .expect_err("garbage");
+        assert!(err.contains("line 2"), "{err}");
         let s = scrape_series("j", "i:1", 5, false, Duration::from_millis(20), 0);
         assert_eq!(s[0].labels[0].1, "up");
         assert_eq!(s[0].samples[0].value, 0.0);
