@@ -20,7 +20,7 @@ pub struct FaultWindow {
 pub struct IncidentSeen {
     pub id: String,
     pub opened_ms: i64,
-    /// When each service first had a signal in the incident (joined).
+    /// Each time a signal of (or about) a service joined the incident.
     pub service_joined_ms: Vec<(String, i64)>,
     /// (poll time, services of the root-cause ranking, best first).
     pub rankings: Vec<(i64, Vec<String>)>,
@@ -286,6 +286,19 @@ mod tests {
         let d = engine(&fault(), &incidents, &Rules::default());
         assert_eq!(d.time_to_detect_s, Some(30.0));
         assert_eq!(d.rank, Some(2));
+    }
+
+    #[test]
+    fn a_service_already_in_an_incident_is_detected_when_the_fault_joins() {
+        // frontend was in a baseline incident; its fault's signal joins later
+        let incidents = vec![incident(
+            "base",
+            50_000,
+            &[("payments", 50_000), ("payments", 125_000)],
+            &[(60_000, &["payments"])],
+        )];
+        let d = engine(&fault(), &incidents, &Rules::default());
+        assert_eq!(d.time_to_detect_s, Some(25.0));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use super::judge::IncidentSeen;
 
 /// Rankings kept per incident (a poll every second or two for an hour).
 const MAX_RANKINGS: usize = 4_000;
+/// (service, join time) pairs kept per incident (its signals are bounded too).
+const MAX_JOINS: usize = 10_000;
 
 #[derive(Default)]
 pub struct IncidentWatch {
@@ -131,7 +133,11 @@ mod tests {
         assert_eq!(i.opened_ms, 1000);
         assert_eq!(
             i.service_joined_ms,
-            vec![("checkout".into(), 1000), ("payments".into(), 1000)]
+            vec![
+                ("checkout".into(), 1000),
+                ("payments".into(), 1000),
+                ("payments".into(), 4000)
+            ]
         );
         assert_eq!(i.rankings.len(), 2, "unchanged rankings are not repeated");
         assert_eq!(
