@@ -69,13 +69,14 @@ impl IncidentWatch {
                     let Some(service) = signal.get(field).and_then(Value::as_str) else {
                         continue;
                     };
-                    match entry
+                    // every join counts: a service already in an incident
+                    // before a fault joins it again with the fault's signals
+                    let known = entry
                         .service_joined_ms
-                        .iter_mut()
-                        .find(|(s, _)| s == service)
-                    {
-                        Some((_, t)) => *t = (*t).min(joined),
-                        None => entry.service_joined_ms.push((service.to_owned(), joined)),
+                        .iter()
+                        .any(|(s, t)| s == service && *t == joined);
+                    if !known && entry.service_joined_ms.len() < MAX_JOINS {
+                        entry.service_joined_ms.push((service.to_owned(), joined));
                     }
                 }
             }
