@@ -18,7 +18,8 @@ if [ "${SKIP_CARGO:-0}" != 1 ]; then
 fi
 for binary in shop aiops; do
   [ -x "$release/$binary" ] || { echo "build-prebuilt: $release/$binary is missing" >&2; exit 1; }
-  if ldd "$release/$binary" >/dev/null 2>&1; then
+  # a static binary has no program interpreter to name
+  if readelf -l "$release/$binary" | grep -q 'program interpreter'; then
     echo "build-prebuilt: $release/$binary is dynamically linked; it would not run on scratch" >&2
     exit 1
   fi
@@ -32,11 +33,15 @@ trap 'rm -rf "$stage"' EXIT
 mkdir "$stage/data"
 for pair in shop:shop aiops:engine; do
   binary="${pair%%:*}" image="aiops/${pair##*:}:$tag"
-  cp "$release/$binary" "$stage/$binary"
-  docker build -q -f deploy/docker/Dockerfile --target prebuilt \
+  # the release profile keeps line tables for profiling; images need none
+  strip -o "$stage/$binary" "$release/$binary"
+  if ! docker build -q -f deploy/docker/Dockerfile --target prebuilt \
     --build-arg BINARY="$binary" --build-arg VERSION="$version" \
     --build-arg REVISION="$revision" --build-arg SOURCE="$source" \
-    -t "$image" "$stage" >/dev/null
+    -t "$image" "$stage" >/dev/null 2>"$stage/build.err"; then
+    cat "$stage/build.err" >&2
+    exit 1
+  fi
   rm "$stage/$binary"
   echo "built $image"
 done
