@@ -9,7 +9,7 @@ use aiops_core::{AppendedLogBatch, SeriesStore};
 use aiops_templates::{RestoreError, SignalsConfig, TemplatesConfig, TemplatesSnapshot};
 use serde::Serialize;
 
-use crate::changes::ChangeWatch;
+use crate::changes::{ChangeWatch, OutsideChange};
 use crate::correlate::{Correlator, CorrelatorConfig};
 use crate::derive::{self, MetricNames};
 use crate::graph::Graph;
@@ -215,6 +215,14 @@ impl Analyzer {
         self.accept(vec![signal], now_ms);
     }
 
+    /// A change another system reported (a container restart from the
+    /// Docker engine): a signal of its service, so it joins that service's
+    /// incident or, being strong, opens one.
+    pub fn observe_change(&mut self, change: OutsideChange, now_ms: i64) {
+        let signal = change.into_signal(now_ms);
+        self.accept(vec![signal], now_ms);
+    }
+
     fn accept(&mut self, signals: Vec<Signal>, now_ms: i64) {
         for signal in signals {
             if self.recent.len() >= RECENT_SIGNALS {
@@ -352,6 +360,30 @@ fn parse_rfc3339_ms(raw: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::parse_rfc3339_ms;
+    use super::{AnalysisConfig, Analyzer};
+    use crate::changes::{OutsideChange, OutsideChangeKind};
+
+    #[test]
+    fn an_outside_restart_opens_an_incident_for_its_service() {
+        let mut analyzer = Analyzer::new(AnalysisConfig::default());
+        analyzer.observe_change(
+            OutsideChange {
+                service: "cart".into(),
+                kind: OutsideChangeKind::Restart,
+                source: "docker".into(),
+                subject: "shop_cart_1".into(),
+                at_ms: 99_000,
+                why: "cart container shop_cart_1 was restarted by docker's restart policy".into(),
+            },
+            100_000,
+        );
+        let recent: Vec<_> = analyzer.recent_signals().collect();
+        assert_eq!(recent.len(), 1);
+        assert_eq!(recent[0].metric, "docker_restart");
+        let incidents = analyzer.correlator().incidents();
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        assert_eq!(incidents[0].services, vec!["cart".to_string()]);
+    }
 
     #[test]
     fn rfc3339() {

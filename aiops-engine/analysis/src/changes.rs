@@ -184,6 +184,55 @@ impl ChangeWatch {
     }
 }
 
+/// A change another system saw and attributed to a service (the Docker
+/// engine restarting or recreating a container; later Kubernetes): it joins
+/// that service's incident like a change the engine derived itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutsideChange {
+    pub service: String,
+    pub kind: OutsideChangeKind,
+    /// Who saw it: `docker`.
+    pub source: String,
+    /// What changed, as the source names it (a container).
+    pub subject: String,
+    /// When it happened by the source's account.
+    pub at_ms: i64,
+    /// One lowercase sentence with the facts behind it.
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutsideChangeKind {
+    /// The service's process started again (crash and restart policy, a
+    /// manual restart, a recreation from the same image).
+    Restart,
+    /// The service now runs another image or release.
+    Deploy,
+}
+
+impl OutsideChange {
+    /// As a signal seen at `now_ms`: a restart weighs strong (it can open an
+    /// incident), a deploy weak (context), as for derived changes.
+    pub fn into_signal(self, now_ms: i64) -> Signal {
+        let (kind, what, weight) = match self.kind {
+            OutsideChangeKind::Restart => (SignalKind::Restart, "restart", Weight::Strong),
+            OutsideChangeKind::Deploy => (SignalKind::Deploy, "deploy", Weight::Weak),
+        };
+        let metric = format!("{}_{what}", self.source);
+        let mut signal = change(
+            kind,
+            &self.service,
+            &metric,
+            now_ms,
+            self.at_ms,
+            weight,
+            self.why,
+        );
+        signal.key = format!("{}/{metric}/{}", self.service, self.subject);
+        signal
+    }
+}
+
 fn change(
     kind: SignalKind,
     service: &str,
@@ -231,6 +280,43 @@ mod tests {
             }],
             ..Derived::default()
         }
+    }
+
+    #[test]
+    fn an_outside_restart_is_a_strong_momentary_change_of_its_service() {
+        let signal = OutsideChange {
+            service: "cart".into(),
+            kind: OutsideChangeKind::Restart,
+            source: "docker".into(),
+            subject: "shop_cart_1".into(),
+            at_ms: 9_000,
+            why: "cart container shop_cart_1 was restarted".into(),
+        }
+        .into_signal(10_000);
+        assert_eq!(signal.kind, SignalKind::Restart);
+        assert_eq!(signal.service, "cart");
+        assert_eq!(signal.metric, "docker_restart");
+        assert_eq!(signal.key, "cart/docker_restart/shop_cart_1");
+        assert_eq!(signal.weight, Weight::Strong);
+        assert_eq!((signal.onset_ms, signal.detected_ms), (9_000, 10_000));
+        assert_eq!(signal.ended_ms, Some(10_000));
+        assert!(signal.is_change());
+        let deploy = OutsideChange {
+            kind: OutsideChangeKind::Deploy,
+            at_ms: 20_000,
+            ..OutsideChange {
+                service: "cart".into(),
+                kind: OutsideChangeKind::Restart,
+                source: "docker".into(),
+                subject: "shop_cart_1".into(),
+                at_ms: 0,
+                why: "new image".into(),
+            }
+        }
+        .into_signal(15_000);
+        assert_eq!(deploy.kind, SignalKind::Deploy);
+        assert_eq!(deploy.weight, Weight::Weak);
+        assert_eq!(deploy.onset_ms, 15_000, "never after it was seen");
     }
 
     #[test]

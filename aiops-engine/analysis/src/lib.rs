@@ -18,6 +18,7 @@ pub mod watch;
 
 pub use aiops_templates::TemplatesSnapshot;
 pub use analyzer::{AnalysisConfig, Analyzer, ServiceView};
+pub use changes::{OutsideChange, OutsideChangeKind};
 pub use correlate::{Correlator, CorrelatorConfig, LifecycleError};
 pub use graph::Graph;
 pub use history::{Column, History, HistoryConfig};

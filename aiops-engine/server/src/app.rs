@@ -69,6 +69,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scrapers = scrape::spawn_all(&state, stop_rx.clone());
     let analysis = crate::analysis::spawn(&state, stop_rx.clone());
+    let docker = crate::docker::spawn(&state, stop_rx.clone());
     let compactor = tokio::spawn(compact_loop(state.clone(), stop_rx));
     let served = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
@@ -78,6 +79,9 @@ pub async fn run(
         let _ = task.await;
     }
     let _ = compactor.await;
+    if let Some(docker) = docker {
+        let _ = docker.await;
+    }
     for task in analysis {
         let _ = task.await;
     }

@@ -57,6 +57,20 @@ pub struct Config {
     pub limits: aiops_ingest::Limits,
     pub scrape: ScrapeConfig,
     pub incidents: IncidentsConfig,
+    /// Containers watched through the Docker Engine API; off when `None`.
+    pub docker: Option<DockerConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerConfig {
+    /// The engine's unix socket.
+    pub socket: String,
+    /// The label naming a container's service (compose's by default).
+    pub service_label: String,
+    /// Only this compose project's containers, when set.
+    pub project: Option<String>,
+    /// Looks at the containers at least this often, besides on events.
+    pub poll_interval: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +125,16 @@ struct RawConfig {
     scrape: RawScrape,
     #[serde(default)]
     incidents: RawIncidents,
+    docker: Option<RawDocker>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDocker {
+    socket: Option<String>,
+    service_label: Option<String>,
+    project: Option<String>,
+    poll_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,6 +182,68 @@ struct RawScrape {
     timeout: Option<String>,
     #[serde(default)]
     jobs: Vec<ScrapeJob>,
+}
+
+/// The `docker` section, or `AIOPS_DOCKER_SOCKET` alone, turns the watcher
+/// on; `AIOPS_DOCKER_PROJECT` names the compose project to watch.
+fn docker_config(
+    raw: Option<RawDocker>,
+    env: &dyn EnvSource,
+) -> Result<Option<DockerConfig>, ConfigError> {
+    let socket_env = env.var("AIOPS_DOCKER_SOCKET");
+    if raw.is_none() && socket_env.is_none() {
+        return Ok(None);
+    }
+    let raw = raw.unwrap_or_default();
+    let socket = socket_env
+        .or(raw.socket)
+        .unwrap_or_else(|| "/var/run/docker.sock".into());
+    let path = socket.trim_start_matches("unix://");
+    if !path.starts_with('/') || path.len() > 4096 {
+        return Err(ConfigError::new(
+            "docker.socket",
+            format!("{socket:?} is not an absolute path to a unix socket"),
+        ));
+    }
+    let service_label = raw
+        .service_label
+        .unwrap_or_else(|| "com.docker.compose.service".into());
+    if service_label.is_empty()
+        || service_label.len() > 256
+        || service_label.contains(['=', ' ', ','])
+    {
+        return Err(ConfigError::new(
+            "docker.service_label",
+            format!("{service_label:?} must be 1 to 256 characters without '=', ',' or spaces"),
+        ));
+    }
+    let project = env.var("AIOPS_DOCKER_PROJECT").or(raw.project);
+    if let Some(project) = &project {
+        let valid = !project.is_empty()
+            && project.len() <= 128
+            && project
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(ConfigError::new(
+                "docker.project",
+                format!("{project:?} is not a compose project name ([a-z0-9_-], at most 128)"),
+            ));
+        }
+    }
+    let poll_interval = duration(
+        "docker.poll_interval",
+        raw.poll_interval.as_deref(),
+        Duration::from_secs(5),
+        Duration::from_millis(500),
+        Duration::from_secs(300),
+    )?;
+    Ok(Some(DockerConfig {
+        socket: path.to_owned(),
+        service_label,
+        project,
+        poll_interval,
+    }))
 }
 
 fn duration(
@@ -476,6 +562,7 @@ impl Config {
                 resolve_after,
                 rules,
             },
+            docker: docker_config(raw.docker, env)?,
         })
     }
 
@@ -491,6 +578,43 @@ impl Config {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn docker_is_off_unless_configured_and_checked_when_it_is() {
+        let none = env(&[]);
+        assert_eq!(Config::parse("", &none).expect("defaults").docker, None);
+        let on = Config::parse("docker: {}", &none)
+            .expect("docker defaults")
+            .docker
+            .expect("docker on");
+        assert_eq!(on.socket, "/var/run/docker.sock");
+        assert_eq!(on.service_label, "com.docker.compose.service");
+        assert_eq!(on.project, None);
+        assert_eq!(on.poll_interval, Duration::from_secs(5));
+        let by_env = Config::parse(
+            "",
+            &env(&[
+                ("AIOPS_DOCKER_SOCKET", "unix:///run/docker.sock"),
+                ("AIOPS_DOCKER_PROJECT", "shop_e2e"),
+            ]),
+        )
+        .expect("env")
+        .docker
+        .expect("docker on by env");
+        assert_eq!(by_env.socket, "/run/docker.sock");
+        assert_eq!(by_env.project.as_deref(), Some("shop_e2e"));
+        for (yaml, field) in [
+            ("docker: {socket: docker.sock}", "docker.socket"),
+            ("docker: {service_label: \"a=b\"}", "docker.service_label"),
+            ("docker: {project: \"My Shop\"}", "docker.project"),
+            ("docker: {poll_interval: 1ms}", "docker.poll_interval"),
+        ] {
+            let e = Config::parse(yaml, &none).expect_err(yaml);
+            assert_eq!(e.field, field, "{yaml}: {e}");
+        }
+        let e = Config::parse("docker: {sockets: /x}", &none).expect_err("unknown field");
+        assert!(e.reason.contains("sockets"), "{e}");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

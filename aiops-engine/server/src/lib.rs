@@ -3,10 +3,12 @@
 //! live in `aiops-core`; the wire formats in `aiops-ingest`.
 
 pub mod analysis;
+pub mod analysis_metrics;
 pub mod app;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod docker;
 pub mod routes;
 pub mod scrape;
 pub mod state;

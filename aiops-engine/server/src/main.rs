@@ -33,6 +33,13 @@ enum Command {
         #[command(subcommand)]
         command: aiops_eval::cli::EvalCommand,
     },
+    /// Exits 0 when the engine on this host answers `/healthz` within two
+    /// seconds, 1 otherwise: Docker's HEALTHCHECK (the image has no shell).
+    Healthcheck {
+        /// Defaults to `http://127.0.0.1:<port of AIOPS_LISTEN, else 9800>/healthz`.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Internal to `demo`: starts a child that stops when the demo dies.
     #[command(name = "demo-child", hide = true)]
     DemoChild {
@@ -52,6 +59,16 @@ fn main() {
             if let Err(e) = aiops_eval::cli::run(command) {
                 eprintln!("aiops eval: {e:#}");
                 std::process::exit(1);
+            }
+        }
+        Command::Healthcheck { url } => {
+            let url = url.map_or_else(|| healthz_url(std::env::var("AIOPS_LISTEN").ok()), Ok);
+            match url.and_then(|url| probe(&url)) {
+                Ok(()) => std::process::exit(0),
+                Err(e) => {
+                    eprintln!("aiops healthcheck: {e}");
+                    std::process::exit(1);
+                }
             }
         }
         Command::DemoChild { parent, command } => {
@@ -103,6 +120,42 @@ fn serve(path: Option<PathBuf>) {
     }
 }
 
+/// The engine's own port on loopback when it listens on every address.
+fn healthz_url(listen: Option<String>) -> Result<String, String> {
+    let listen = listen.unwrap_or_else(|| "127.0.0.1:9800".into());
+    let mut addr: std::net::SocketAddr = listen
+        .trim()
+        .parse()
+        .map_err(|e| format!("AIOPS_LISTEN {listen:?} is not host:port: {e}"))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    Ok(format!("http://{addr}/healthz"))
+}
+
+fn probe(url: &str) -> Result<(), String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(2))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{url} answered {}", response.status()));
+        }
+        Ok(())
+    })
+}
+
 async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -115,5 +168,24 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::healthz_url;
+
+    #[test]
+    fn healthcheck_probes_the_own_port_on_loopback() {
+        assert_eq!(
+            healthz_url(Some("0.0.0.0:9800".into())).as_deref(),
+            Ok("http://127.0.0.1:9800/healthz")
+        );
+        assert_eq!(
+            healthz_url(None).as_deref(),
+            Ok("http://127.0.0.1:9800/healthz")
+        );
+        let bad = healthz_url(Some("engine".into())).unwrap_err();
+        assert!(bad.contains("AIOPS_LISTEN"), "{bad}");
     }
 }

@@ -93,8 +93,12 @@ impl AppState {
             // parsed config; say so rather than run with half the rules
             tracing::error!(error = %e, "detector rules not applied");
         }
+        let analysis = Arc::new(Mutex::new(Analyzer::new(analysis)));
+        metrics.register_collector(Box::new(crate::analysis_metrics::AnalysisCollector {
+            analysis: analysis.clone(),
+        }));
         Self {
-            analysis: Arc::new(Mutex::new(Analyzer::new(analysis))),
+            analysis,
             incident_db: Arc::new(OnceLock::new()),
             scraped: Arc::new(tokio::sync::Notify::new()),
             auth: IngestAuth::new(&config.ingest_tokens),

@@ -36,6 +36,13 @@ enum Command {
         #[command(flatten)]
         load_args: LoadArgs,
     },
+    /// Exits 0 when this host's service answers `/healthz` within two
+    /// seconds, 1 otherwise: Docker's HEALTHCHECK (the images have no shell).
+    Healthcheck {
+        /// Defaults to `http://127.0.0.1:<port of SHOP_LISTEN>/healthz`.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Runs the load generator against a frontend and prints a summary.
     Load {
         #[command(flatten)]
@@ -117,6 +124,11 @@ fn main() {
             let load = load.then(|| load_args.options().unwrap_or_else(|e| usage_error(&e)));
             exit_with(supervisor::up(load));
         }
+        Command::Healthcheck { url } => {
+            let url = url.map_or_else(|| healthz_url(std::env::var("SHOP_LISTEN").ok()), Ok);
+            let url = url.unwrap_or_else(|e| usage_error(&e));
+            exit_with(probe(&url));
+        }
         Command::Load { load_args, json } => {
             let options = load_args.options().unwrap_or_else(|e| usage_error(&e));
             exit_with(run_load(options, json));
@@ -154,6 +166,39 @@ fn run_service(name: &str) -> ! {
     }
 }
 
+/// Where to probe the service this container runs: its own port, on
+/// loopback when it listens on every address.
+fn healthz_url(listen: Option<String>) -> Result<String, String> {
+    let listen = listen.ok_or("healthcheck: SHOP_LISTEN is not set; pass --url")?;
+    let mut addr: std::net::SocketAddr = listen
+        .trim()
+        .parse()
+        .map_err(|e| format!("healthcheck: SHOP_LISTEN {listen:?} is not host:port: {e}"))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    Ok(format!("http://{addr}/healthz"))
+}
+
+fn probe(url: &str) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let response = client.get(url).send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{url} answered {}",
+            response.status()
+        );
+        Ok(())
+    })
+}
+
 fn run_load(options: shop_loadgen::Options, json: bool) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new()?;
@@ -163,4 +208,25 @@ fn run_load(options: shop_loadgen::Options, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&summary)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::healthz_url;
+
+    #[test]
+    fn healthcheck_probes_the_own_port_on_loopback() {
+        assert_eq!(
+            healthz_url(Some("0.0.0.0:8082".into())).as_deref(),
+            Ok("http://127.0.0.1:8082/healthz")
+        );
+        assert_eq!(
+            healthz_url(Some("10.1.2.3:8085".into())).as_deref(),
+            Ok("http://10.1.2.3:8085/healthz")
+        );
+        let missing = healthz_url(None).unwrap_err();
+        assert!(missing.contains("SHOP_LISTEN"), "{missing}");
+        let bad = healthz_url(Some("cart".into())).unwrap_err();
+        assert!(bad.contains("\"cart\""), "{bad}");
+    }
 }

@@ -108,18 +108,18 @@ impl Vars<'_> {
         let Some(raw) = self.string(key) else {
             return Ok(None);
         };
-        let parsed = reqwest::Url::parse(raw.trim())
-            .map_err(|e| ConfigError::new(key, format!("not a url {raw:?}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ConfigError::new(
-                key,
-                format!("scheme must be http or https, got {:?}", parsed.scheme()),
-            ));
-        }
-        if parsed.host_str().is_none() {
-            return Err(ConfigError::new(key, "url has no host"));
-        }
-        Ok(Some(raw.trim().trim_end_matches('/').to_string()))
+        checked_url(key, &raw).map(Some)
+    }
+
+    /// A comma-separated list of URLs, each checked as [`Vars::url`] does.
+    pub fn urls(&self, key: &str) -> Result<Vec<String>, ConfigError> {
+        let Some(raw) = self.string(key) else {
+            return Ok(Vec::new());
+        };
+        raw.split(',')
+            .filter(|part| !part.trim().is_empty())
+            .map(|part| checked_url(key, part))
+            .collect()
     }
 
     pub fn url_or(&self, key: &str, default: &str) -> Result<String, ConfigError> {
@@ -162,6 +162,22 @@ impl Vars<'_> {
     }
 }
 
+/// An http(s) URL with a host, without its trailing slash.
+fn checked_url(key: &str, raw: &str) -> Result<String, ConfigError> {
+    let parsed = reqwest::Url::parse(raw.trim())
+        .map_err(|e| ConfigError::new(key, format!("not a url {raw:?}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::new(
+            key,
+            format!("scheme must be http or https, got {:?}", parsed.scheme()),
+        ));
+    }
+    if parsed.host_str().is_none() {
+        return Err(ConfigError::new(key, "url has no host"));
+    }
+    Ok(raw.trim().trim_end_matches('/').to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +203,24 @@ mod tests {
         );
         assert!(vars.bounded_u64("N", 1, 10, 20).is_err());
         assert_eq!(vars.bounded_u64("MISSING", 15, 10, 20).unwrap(), 15);
+    }
+
+    #[test]
+    fn url_lists_are_split_and_each_checked() {
+        let env = MapEnv::new([
+            ("A", "http://loki:3100/, http://aiops:9800"),
+            ("B", "http://ok:1,ftp://no"),
+        ]);
+        let vars = Vars(&env);
+        assert_eq!(
+            vars.urls("A").unwrap(),
+            vec![
+                "http://loki:3100".to_string(),
+                "http://aiops:9800".to_string()
+            ]
+        );
+        assert_eq!(vars.urls("B").unwrap_err().key, "B");
+        assert!(vars.urls("UNSET").unwrap().is_empty());
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Pushes log lines to a Loki push endpoint (`/loki/api/v1/push`) as
-//! protobuf + snappy, in batches, from a bounded queue. When the queue is
-//! full or Loki keeps failing, lines are dropped and counted, never blocking
-//! the service.
+//! Pushes log lines to Loki push endpoints (`/loki/api/v1/push`) as
+//! protobuf + snappy, in batches, from a bounded queue per endpoint (Loki
+//! and the engine each get every line). When a queue is full or its
+//! endpoint keeps failing, lines are dropped and counted, never blocking the
+//! service.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,14 +28,23 @@ const MAX_ATTEMPTS: u32 = 3;
 
 #[derive(Clone)]
 pub struct LokiSink {
-    tx: mpsc::Sender<LogRecord>,
+    queues: Vec<mpsc::Sender<LogRecord>>,
     dropped: Counter,
 }
 
 impl LokiSink {
-    /// Queues a line; drops and counts it when the queue is full.
+    /// Queues a line for every endpoint; drops and counts it where a queue
+    /// is full.
     pub fn send(&self, record: LogRecord) {
-        if self.tx.try_send(record).is_err() {
+        let Some((last, others)) = self.queues.split_last() else {
+            return;
+        };
+        for queue in others {
+            if queue.try_send(record.clone()).is_err() {
+                self.dropped.inc();
+            }
+        }
+        if last.try_send(record).is_err() {
             self.dropped.inc();
         }
     }
@@ -42,16 +52,31 @@ impl LokiSink {
 
 /// Starts the pusher task. `url` is the Loki base URL (without the path).
 pub fn spawn_pusher(url: &str, service: &str, http: reqwest::Client, dropped: Counter) -> LokiSink {
-    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-    let endpoint = format!("{}/loki/api/v1/push", url.trim_end_matches('/'));
-    tokio::spawn(run_pusher(
-        endpoint,
-        service.to_string(),
-        http,
-        rx,
-        dropped.clone(),
-    ));
-    LokiSink { tx, dropped }
+    spawn_pushers(&[url.to_owned()], service, http, dropped)
+}
+
+/// One pusher task per base URL, each with its own queue, so a slow or
+/// failing endpoint costs the others nothing.
+pub fn spawn_pushers(
+    urls: &[String],
+    service: &str,
+    http: reqwest::Client,
+    dropped: Counter,
+) -> LokiSink {
+    let mut queues = Vec::with_capacity(urls.len());
+    for url in urls {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let endpoint = format!("{}/loki/api/v1/push", url.trim_end_matches('/'));
+        tokio::spawn(run_pusher(
+            endpoint,
+            service.to_string(),
+            http.clone(),
+            rx,
+            dropped.clone(),
+        ));
+        queues.push(tx);
+    }
+    LokiSink { queues, dropped }
 }
 
 async fn run_pusher(
@@ -157,6 +182,65 @@ pub fn encode_push(service: &str, records: &[LogRecord]) -> Vec<u8> {
 mod tests {
     use super::*;
     use prost::Message;
+
+    /// A Loki stand-in on loopback that counts the lines pushed to it.
+    async fn counting_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let lines = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = lines.clone();
+        let app = axum::Router::new().route(
+            "/loki/api/v1/push",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let seen = seen.clone();
+                async move {
+                    let raw = snap::raw::Decoder::new()
+                        .decompress_vec(&body)
+                        .unwrap_or_default();
+                    if let Ok(req) = proto::PushRequest::decode(raw.as_slice()) {
+                        let n: usize = req.streams.iter().map(|s| s.entries.len()).sum();
+                        seen.fetch_add(n, Ordering::SeqCst);
+                    }
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, lines)
+    }
+
+    #[tokio::test]
+    async fn every_endpoint_gets_every_line() {
+        use std::sync::atomic::Ordering;
+        let (loki, at_loki) = counting_receiver().await;
+        let (engine, at_engine) = counting_receiver().await;
+        let sink = spawn_pushers(
+            &[loki, engine],
+            "cart",
+            reqwest::Client::new(),
+            Counter::default(),
+        );
+        for i in 0..3 {
+            sink.send(LogRecord {
+                ts_ns: 1_700_000_000_000_000_000 + i,
+                level: "info",
+                trace_id: None,
+                line: format!("line {i}"),
+            });
+        }
+        for _ in 0..50 {
+            if at_loki.load(Ordering::SeqCst) == 3 && at_engine.load(Ordering::SeqCst) == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(at_loki.load(Ordering::SeqCst), 3);
+        assert_eq!(at_engine.load(Ordering::SeqCst), 3);
+        assert_eq!(sink.dropped.get(), 0);
+    }
 
     #[test]
     fn push_request_round_trips() {

@@ -29,7 +29,9 @@ pub struct CommonConfig {
     pub listen: SocketAddr,
     pub version: String,
     pub admin_token: Option<String>,
-    pub loki_url: Option<String>,
+    /// Loki push base URLs (`SHOP_LOKI_URL`, comma-separated): each gets
+    /// every line.
+    pub loki_urls: Vec<String>,
     pub log_level: tracing::Level,
     /// Faults active from start-up: with `version`, a "bad release".
     pub startup_faults: Vec<Fault>,
@@ -99,7 +101,7 @@ impl CommonConfig {
             listen,
             version,
             admin_token,
-            loki_url: vars.url("SHOP_LOKI_URL")?,
+            loki_urls: vars.urls("SHOP_LOKI_URL")?,
             log_level,
             startup_faults,
             max_body_bytes: vars.bounded_u64("SHOP_MAX_BODY_BYTES", 64 * 1024, 1024, 16 << 20)?
@@ -332,9 +334,9 @@ pub async fn run<S: Service>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let ctx = ServiceContext::new(S::NAME, common.clone());
-    if let Some(url) = &common.loki_url {
-        logging::attach_loki(loki::spawn_pusher(
-            url,
+    if !common.loki_urls.is_empty() {
+        logging::attach_loki(loki::spawn_pushers(
+            &common.loki_urls,
             S::NAME,
             ctx.http.clone(),
             ctx.telemetry.log_lines_dropped.clone(),
