@@ -241,6 +241,17 @@ impl Analyzer {
         &mut self.correlator
     }
 
+    /// Hands in the window ranking the edge computed for an incident.
+    pub fn set_window_causes(
+        &mut self,
+        id: &str,
+        causes: Vec<crate::incident::WindowCause>,
+        now_ms: i64,
+    ) {
+        self.correlator
+            .set_window_causes(id, causes, &self.graph, now_ms);
+    }
+
     /// Recent derived values, one column per service and metric.
     pub fn history(&self) -> &History {
         &self.history

@@ -178,8 +178,24 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
         last = tokio::time::Instant::now();
         let now = state.clock.now_ms();
         let worker = state.clone();
+        let step_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
         let _ = tokio::task::spawn_blocking(move || {
-            worker.analysis.lock().evaluate(&worker.series, now);
+            let jobs = {
+                let mut analysis = worker.analysis.lock();
+                analysis.evaluate(&worker.series, now);
+                crate::window_rank::jobs(&analysis, now)
+            };
+            // polars works on copies, without the lock the intake needs
+            let ranked: Vec<_> = jobs
+                .iter()
+                .filter_map(|job| {
+                    crate::window_rank::rank(job, step_ms).map(|c| (job.incident_id.clone(), c))
+                })
+                .collect();
+            let mut analysis = worker.analysis.lock();
+            for (id, causes) in ranked {
+                analysis.set_window_causes(&id, causes, now);
+            }
         })
         .await;
         persist_changed(&state).await;

@@ -13,3 +13,4 @@ pub mod routes;
 pub mod scrape;
 pub mod state;
 pub mod telemetry;
+pub mod window_rank;
