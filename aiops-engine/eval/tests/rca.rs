@@ -282,3 +282,27 @@ fn a_single_case_folder_can_be_given_directly() {
     assert_eq!(compared.lines[0]["method"], "baro-rcaeval");
     assert!(compared.lines[0]["rank"].as_u64().is_some());
 }
+
+#[test]
+fn a_folder_of_other_files_beside_the_cases_is_passed_over() {
+    // `aiops eval chaos --record <dir>` writes its labelled logs in
+    // `<dir>/logs/` beside the cases: not a case, and not a failed one
+    let dir = tempfile::tempdir().unwrap();
+    let case = Scenario::default().generate();
+    case.write_rcaeval(&dir.path().join(format!("{}_delay_1", case.root)))
+        .unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("s.log"), "{}\n").unwrap();
+    std::fs::write(logs.join("s.log_structured.csv"), "LineId\n").unwrap();
+    let run = run(&["--cases", dir.path().to_str().unwrap()]);
+    let summary = &run.result.unwrap()[0];
+    assert_eq!(
+        run.lines.len(),
+        2,
+        "one case and the summary: {:?}",
+        run.lines
+    );
+    assert_eq!(summary.failed, 0, "{summary:?}");
+    assert!(run.log.contains("skipped logs"), "{}", run.log);
+}

@@ -24,34 +24,45 @@ pub struct CaseDir {
     pub name: String,
 }
 
-/// Case folders under `root`, sorted by name. A folder is a case when it
-/// holds either file, or holds no folder at all (then it is a case with
-/// missing files, reported as such rather than skipped).
-pub fn discover(root: &Path) -> anyhow::Result<Vec<CaseDir>> {
+/// What a cases folder holds.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Case folders, sorted by name.
+    pub cases: Vec<CaseDir>,
+    /// Folders with files but neither case file and no folder inside, such
+    /// as the labelled logs `aiops eval chaos --record` writes beside its
+    /// cases: not cases, named so the run can say what it passed over.
+    pub skipped: Vec<String>,
+}
+
+/// Case folders under `root`. A folder is a case when it holds either
+/// file, or is empty (then it is a case with missing files, reported as
+/// such rather than skipped).
+pub fn discover(root: &Path) -> anyhow::Result<Found> {
     if !root.is_dir() {
         bail!("{}: not a folder", root.display());
     }
-    let mut cases = Vec::new();
+    let mut found = Found::default();
     if is_case(root) {
         let name = root
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| root.display().to_string());
-        cases.push(CaseDir {
+        found.cases.push(CaseDir {
             path: root.to_owned(),
             name,
         });
-        return Ok(cases);
+        return Ok(found);
     }
-    walk(root, "", 1, &mut cases)?;
-    Ok(cases)
+    walk(root, "", 1, &mut found)?;
+    Ok(found)
 }
 
 fn is_case(dir: &Path) -> bool {
     dir.join(DATA).exists() || dir.join(INJECT).exists()
 }
 
-fn walk(dir: &Path, prefix: &str, depth: usize, cases: &mut Vec<CaseDir>) -> anyhow::Result<()> {
+fn walk(dir: &Path, prefix: &str, depth: usize, found: &mut Found) -> anyhow::Result<()> {
     let mut children: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .with_context(|| format!("{}: cannot list", dir.display()))?
         .filter_map(|entry| entry.ok())
@@ -71,16 +82,25 @@ fn walk(dir: &Path, prefix: &str, depth: usize, cases: &mut Vec<CaseDir>) -> any
         } else {
             format!("{prefix}/{name}")
         };
-        let has_subfolders = std::fs::read_dir(&path)
-            .map(|mut entries| entries.any(|e| e.is_ok_and(|e| e.path().is_dir())))
-            .unwrap_or(false);
-        if is_case(&path) || !has_subfolders || depth >= MAX_DEPTH {
-            if cases.len() >= MAX_CASES {
+        let (has_subfolders, has_files) = std::fs::read_dir(&path)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .fold((false, false), |(d, f), e| {
+                        let is_dir = e.path().is_dir();
+                        (d || is_dir, f || !is_dir)
+                    })
+            })
+            .unwrap_or((false, false));
+        if is_case(&path) || depth >= MAX_DEPTH || !(has_subfolders || has_files) {
+            if found.cases.len() >= MAX_CASES {
                 bail!("{}: more than {MAX_CASES} case folders", dir.display());
             }
-            cases.push(CaseDir { path, name });
+            found.cases.push(CaseDir { path, name });
+        } else if has_subfolders {
+            walk(&path, &name, depth + 1, found)?;
         } else {
-            walk(&path, &name, depth + 1, cases)?;
+            found.skipped.push(name);
         }
     }
     Ok(())

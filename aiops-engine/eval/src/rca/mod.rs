@@ -97,7 +97,18 @@ pub fn run_with(
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> anyhow::Result<Vec<Summary>> {
-    let found = cases::discover(&args.cases)?;
+    let cases::Found {
+        cases: found,
+        skipped,
+    } = cases::discover(&args.cases)?;
+    for name in &skipped {
+        writeln!(
+            log,
+            "skipped {name}: files but no {} or {} (not a case)",
+            cases::DATA,
+            cases::INJECT
+        )?;
+    }
     if found.is_empty() {
         bail!("{}: no case folders in it", args.cases.display());
     }
