@@ -22,8 +22,10 @@ pub struct WindowJob {
     pub columns: Vec<Column>,
 }
 
-/// The jobs for this evaluation: unresolved incidents with enough history.
+/// The jobs for this evaluation: the newest unresolved incidents (whether
+/// their history is long enough is `rank`'s to judge).
 pub fn jobs(analysis: &Analyzer, now_ms: i64) -> Vec<WindowJob> {
+    let graph = analysis.graph();
     let mut incidents: Vec<&Incident> = analysis
         .correlator()
         .incidents()
@@ -38,7 +40,6 @@ pub fn jobs(analysis: &Analyzer, now_ms: i64) -> Vec<WindowJob> {
             let onset_ms = onset(incident);
             let mut services: Vec<String> = incident.services.clone();
             for service in &incident.services {
-                let graph = analysis.graph();
                 services.extend(graph.callees(service).map(str::to_owned));
                 services.extend(graph.callers(service).map(str::to_owned));
             }
