@@ -23,6 +23,7 @@ pub enum EvalCommand {
     RecordLogs(crate::logs::RecordArgs),
     /// Root-cause ranking (BARO, n-sigma) on recorded cases in RCAEval's
     /// layout: a JSON line per case, then AC@1, AC@3, Avg@5.
+    #[cfg(feature = "rca")]
     Rca(crate::rca::RcaArgs),
 }
 
@@ -33,6 +34,7 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
         EvalCommand::Nab(args) => crate::nab::run(args),
         EvalCommand::Logs(args) => crate::logs::run_logs(&args),
         EvalCommand::RecordLogs(args) => crate::logs::run_record(&args),
+        #[cfg(feature = "rca")]
         EvalCommand::Rca(args) => crate::rca::run(&args),
     }
 }

@@ -7,4 +7,5 @@ pub mod chaos;
 pub mod cli;
 pub mod logs;
 pub mod nab;
+#[cfg(feature = "rca")]
 pub mod rca;

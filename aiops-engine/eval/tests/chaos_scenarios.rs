@@ -44,3 +44,63 @@ fn shipped_scenarios_cover_every_service_and_fault_kind() {
     names.dedup();
     assert_eq!(names.len(), scenarios.len(), "names are unique");
 }
+
+fn load_dir(name: &str) -> Vec<scenario::Scenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../rules")
+        .join(name);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            out.push(scenario::load(&path).unwrap_or_else(|e| panic!("{e}")));
+        }
+    }
+    out
+}
+
+/// The check set is held out from tuning; it must be a real second set:
+/// at least eight scenarios, none shared with the tuning set, fault sizes
+/// smaller than the tuning set's, light and heavy load, and fault-free runs
+/// with a 60% drop and an 80% rise.
+#[test]
+fn the_check_set_is_apart_from_the_tuning_set() {
+    let tuning = load_dir("chaos");
+    let check = load_dir("chaos-check");
+    assert!(check.len() >= 8, "{} check scenarios", check.len());
+    let tuning_names: BTreeSet<&str> = tuning.iter().map(|s| s.name.as_str()).collect();
+    let mut check_names = BTreeSet::new();
+    for s in &check {
+        assert!(
+            !tuning_names.contains(s.name.as_str()),
+            "{} is in both sets",
+            s.name
+        );
+        assert!(check_names.insert(s.name.as_str()), "{} twice", s.name);
+    }
+    let tuning_faults: BTreeSet<(String, String)> = tuning
+        .iter()
+        .flat_map(|s| s.faults.iter().map(|f| (f.service.clone(), f.kind.clone())))
+        .collect();
+    let repeated: Vec<_> = check
+        .iter()
+        .flat_map(|s| s.faults.iter())
+        .filter(|f| tuning_faults.contains(&(f.service.clone(), f.kind.clone())))
+        .map(|f| f.label())
+        .collect();
+    assert!(
+        repeated.is_empty(),
+        "same service and kind as in the tuning set: {repeated:?}"
+    );
+    let rates: BTreeSet<u64> = check.iter().map(|s| s.load.rate as u64).collect();
+    assert!(
+        rates.contains(&8) && rates.contains(&40),
+        "light and heavy load: {rates:?}"
+    );
+    let steps: Vec<f64> = check
+        .iter()
+        .filter(|s| s.faults.is_empty())
+        .flat_map(|s| s.load.steps.iter().map(move |st| st.rate / s.load.rate))
+        .collect();
+    assert!(steps.contains(&0.4) && steps.contains(&1.8), "{steps:?}");
+}

@@ -382,9 +382,20 @@ async fn unreachable_catalog_without_cache_is_503() {
 
 #[tokio::test]
 async fn starts_without_a_catalog_and_recovers_when_it_appears() {
-    let catalog = CatalogServer::with(small_catalog()).await;
-    let url = catalog.url.clone();
-    catalog.stop().await;
+    // The port stays ours throughout (no other test can take it between
+    // the two halves): first every connection is dropped unanswered, as a
+    // catalog that is not up yet would; then the catalog serves on it.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let (up, mut come_up) = oneshot::channel::<()>();
+    let refusing = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut come_up => return listener,
+                accepted = listener.accept() => drop(accepted),
+            }
+        }
+    });
     let (app, _) = recommender(&url, LONG_TTL);
     let (status, body) = call(&app, "GET", "/recommendations?product=a", &[], None).await;
     assert_error(
@@ -394,10 +405,8 @@ async fn starts_without_a_catalog_and_recovers_when_it_appears() {
         "catalog_unavailable",
     );
     // The catalog comes up on the same address.
-    let Ok(listener) = TcpListener::bind(url.trim_start_matches("http://")).await else {
-        eprintln!("the port was taken meanwhile; skipping the recovery half");
-        return;
-    };
+    up.send(()).expect("the refusing task is waiting");
+    let listener = refusing.await.expect("the listener back");
     let store = MemoryStore::new(small_catalog()).expect("valid catalog");
     let _catalog = CatalogServer::start_on(listener, shop_catalog::AppState::new(Arc::new(store)));
     assert_eq!(ids(&recommend(&app, "product=a&limit=1").await), vec!["b"]);

@@ -1,7 +1,10 @@
-//! Scores one scenario run from what was observed: for each fault, was it
-//! detected, how fast, and where the faulted service ranked; and how many
-//! incidents (or alerts) opened while no fault was active. The same rules
-//! judge the engine's incidents and the alert rules' notifications. Pure.
+//! Scores one scenario run from what was observed, as a sceptical on-call
+//! engineer would: for each fault, whether an incident was opened about the
+//! faulted service (through its own signals, not as the peer a caller
+//! named), how fast, where the service ranked when the incident first named
+//! it (what the person paged sees), when it first ranked first, and where
+//! it ranked at the fault's end; and every false incident, wherever it
+//! opened. The same windows judge the alert rules' notifications. Pure.
 
 use serde::Serialize;
 
@@ -15,15 +18,46 @@ pub struct FaultWindow {
     pub end_ms: i64,
 }
 
+/// When a service's own signal joined an incident, and when the harness
+/// first saw that join (the ranking it saw then is what a person saw).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    pub service: String,
+    pub joined_ms: i64,
+    pub seen_ms: i64,
+}
+
 /// One incident as last seen, plus its rankings over time.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct IncidentSeen {
     pub id: String,
     pub opened_ms: i64,
-    /// Each time a signal of (or about) a service joined the incident.
-    pub service_joined_ms: Vec<(String, i64)>,
-    /// (poll time, services of the root-cause ranking, best first).
+    /// Each time a signal of a service (its own, not one naming it as a
+    /// peer) joined the incident.
+    pub joins: Vec<Join>,
+    /// (poll time, services of the root-cause ranking, best first), kept
+    /// when it changed.
     pub rankings: Vec<(i64, Vec<String>)>,
+}
+
+impl IncidentSeen {
+    /// The ranking in effect at `t`: the last one seen at or before it, or
+    /// the first one seen after it when none was seen yet.
+    fn ranking_at(&self, t: i64) -> &[String] {
+        self.rankings
+            .iter()
+            .rfind(|(seen, _)| *seen <= t)
+            .or_else(|| self.rankings.first())
+            .map(|(_, r)| r.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Whether `service` was ever among the first `k` of the ranking.
+    fn ever_ranked(&self, service: &str, k: usize) -> bool {
+        self.rankings
+            .iter()
+            .any(|(_, r)| r.iter().take(k).any(|s| s == service))
+    }
 }
 
 /// One alert notification as the webhook received it.
@@ -32,6 +66,8 @@ pub struct AlertSeen {
     pub received_ms: i64,
     /// When Prometheus says it started firing.
     pub starts_ms: i64,
+    /// Which rule set sent it (`standard`, or a fast variant).
+    pub ruleset: String,
     pub alertname: String,
     pub service: String,
     pub severity: String,
@@ -42,16 +78,20 @@ pub struct AlertSeen {
 pub struct Rules {
     /// A fault detected this long after its end still counts.
     pub grace_ms: i64,
-    /// After a fault ends, its aftermath (restarts, recovery) is not a false
-    /// positive for this long.
+    /// After a fault ends, an incident (or alert) about its aftermath
+    /// (restarts, recovery) may still open for this long; later, it is false.
     pub settle_ms: i64,
+    /// An incident opened during a fault must rank the faulted service at
+    /// least this high at some point, or it is false.
+    pub top: usize,
 }
 
 impl Default for Rules {
     fn default() -> Self {
         Rules {
             grace_ms: 60_000,
-            settle_ms: 180_000,
+            settle_ms: 60_000,
+            top: 3,
         }
     }
 }
@@ -61,10 +101,29 @@ pub struct Detection {
     pub detected: bool,
     /// Fault start to the incident (or alert) naming the service.
     pub time_to_detect_s: Option<f64>,
-    /// 1-based rank of the faulted service, when detected.
-    pub rank: Option<usize>,
+    /// 1-based rank of the faulted service when the incident first named
+    /// it: what the person paged saw.
+    pub rank_first: Option<usize>,
+    /// Fault start to the first moment the service ranked first (from
+    /// detection on, within the fault and its grace).
+    pub time_to_rank_1_s: Option<f64>,
+    /// 1-based rank at the fault's end (or at detection, if that came later).
+    pub rank_end: Option<usize>,
     /// Incident id, or the first alert's name.
     pub by: Option<String>,
+}
+
+impl Detection {
+    fn missed() -> Self {
+        Detection {
+            detected: false,
+            time_to_detect_s: None,
+            rank_first: None,
+            time_to_rank_1_s: None,
+            rank_end: None,
+            by: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,6 +135,18 @@ pub struct AlertDetection {
     pub time_to_fire_s: Option<f64>,
 }
 
+/// An incident (or alert) that should not have opened, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FalseAlarm {
+    /// Incident id, or `alertname{service=..}` for an alert.
+    pub id: String,
+    /// Unix milliseconds.
+    pub opened_ms: i64,
+    /// True when it opened while no fault (or its settle time) was on.
+    pub without_fault: bool,
+    pub why: String,
+}
+
 fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
@@ -84,43 +155,49 @@ fn rank_of(ranking: &[String], service: &str) -> Option<usize> {
     ranking.iter().position(|s| s == service).map(|i| i + 1)
 }
 
-/// The engine: the first incident to name the faulted service within the
-/// fault (plus grace); its ranking at the fault's end, or at the first look
-/// after detection if that came later.
+/// The engine: the first incident that the faulted service's own signals
+/// joined within the fault (plus grace). Its rank is read three times: when
+/// the harness first saw that join, the first time it was first, and at the
+/// fault's end.
 pub fn engine(fault: &FaultWindow, incidents: &[IncidentSeen], rules: &Rules) -> Detection {
     let until = fault.end_ms + rules.grace_ms;
     let first = incidents
         .iter()
         .filter_map(|incident| {
-            let joined = incident
-                .service_joined_ms
+            let join = incident
+                .joins
                 .iter()
-                .filter(|(s, t)| *s == fault.service && (fault.start_ms..=until).contains(t))
-                .map(|(_, t)| *t)
-                .min()?;
-            Some((joined, incident))
+                .filter(|j| {
+                    j.service == fault.service && (fault.start_ms..=until).contains(&j.joined_ms)
+                })
+                .min_by_key(|j| (j.joined_ms, j.seen_ms))?;
+            Some((join, incident))
         })
-        .min_by_key(|(t, incident)| (*t, incident.id.clone()));
-    let Some((detected_ms, incident)) = first else {
-        return Detection {
-            detected: false,
-            time_to_detect_s: None,
-            rank: None,
-            by: None,
-        };
+        .min_by_key(|(join, incident)| (join.joined_ms, incident.id.clone()));
+    let Some((join, incident)) = first else {
+        return Detection::missed();
     };
-    let judge_at = fault.end_ms.max(detected_ms);
-    let ranking = incident
-        .rankings
-        .iter()
-        .rfind(|(t, _)| *t <= judge_at)
-        .or_else(|| incident.rankings.iter().find(|(t, _)| *t >= judge_at))
-        .map(|(_, r)| r.as_slice())
-        .unwrap_or(&[]);
+    let rank_first = rank_of(incident.ranking_at(join.seen_ms), &fault.service);
+    let time_to_rank_1_s = if rank_first == Some(1) {
+        Some(secs(join.joined_ms - fault.start_ms))
+    } else {
+        incident
+            .rankings
+            .iter()
+            .filter(|(t, _)| *t > join.seen_ms && *t <= until)
+            .find(|(_, r)| r.first().is_some_and(|s| *s == fault.service))
+            .map(|(t, _)| secs(t - fault.start_ms))
+    };
+    let rank_end = rank_of(
+        incident.ranking_at(fault.end_ms.max(join.seen_ms)),
+        &fault.service,
+    );
     Detection {
         detected: true,
-        time_to_detect_s: Some(secs(detected_ms - fault.start_ms)),
-        rank: rank_of(ranking, &fault.service),
+        time_to_detect_s: Some(secs(join.joined_ms - fault.start_ms)),
+        rank_first,
+        time_to_rank_1_s,
+        rank_end,
         by: Some(incident.id.clone()),
     }
 }
@@ -130,15 +207,21 @@ fn counts(alert: &AlertSeen) -> bool {
     alert.firing && alert.severity != "info"
 }
 
-/// The alert rules: the first firing (non-info) alert naming the faulted
-/// service, received within the fault (plus grace) and started after the
-/// fault did; rank = the service's place among services in order of their
-/// first alert in that span.
-pub fn alerts(fault: &FaultWindow, seen: &[AlertSeen], rules: &Rules) -> AlertDetection {
+/// The alert rules of one rule set: the first firing (non-info) alert
+/// naming the faulted service, received within the fault (plus grace) and
+/// started after the fault did; rank = the service's place among services
+/// in order of their first alert in that span (it cannot change later, so
+/// first and end rank are the same).
+pub fn alerts(
+    fault: &FaultWindow,
+    seen: &[AlertSeen],
+    ruleset: &str,
+    rules: &Rules,
+) -> AlertDetection {
     let until = fault.end_ms + rules.grace_ms;
     let mut in_window: Vec<&AlertSeen> = seen
         .iter()
-        .filter(|a| counts(a))
+        .filter(|a| a.ruleset == ruleset && counts(a))
         .filter(|a| (fault.start_ms..=until).contains(&a.received_ms))
         .filter(|a| a.starts_ms >= fault.start_ms - 1_000)
         .collect();
@@ -151,56 +234,141 @@ pub fn alerts(fault: &FaultWindow, seen: &[AlertSeen], rules: &Rules) -> AlertDe
     }
     match in_window.iter().find(|a| a.service == fault.service) {
         None => AlertDetection {
-            notified: Detection {
-                detected: false,
-                time_to_detect_s: None,
-                rank: None,
-                by: None,
-            },
+            notified: Detection::missed(),
             time_to_fire_s: None,
         },
-        Some(first) => AlertDetection {
-            notified: Detection {
-                detected: true,
-                time_to_detect_s: Some(secs(first.received_ms - fault.start_ms)),
-                rank: rank_of(&order, &fault.service),
-                by: Some(first.alertname.clone()),
-            },
-            time_to_fire_s: Some(secs(first.starts_ms - fault.start_ms)),
-        },
+        Some(first) => {
+            let rank = rank_of(&order, &fault.service);
+            let time_to_detect = secs(first.received_ms - fault.start_ms);
+            AlertDetection {
+                notified: Detection {
+                    detected: true,
+                    time_to_detect_s: Some(time_to_detect),
+                    rank_first: rank,
+                    time_to_rank_1_s: (rank == Some(1)).then_some(time_to_detect),
+                    rank_end: rank,
+                    by: Some(first.alertname.clone()),
+                },
+                time_to_fire_s: Some(secs(first.starts_ms - fault.start_ms)),
+            }
+        }
     }
 }
 
-/// Whether `t` falls in a fault or its aftermath.
-fn during_a_fault(t: i64, faults: &[FaultWindow], rules: &Rules) -> bool {
+/// The faults in whose span (start to end plus settle time) `t` falls.
+fn active_at<'a>(t: i64, faults: &'a [FaultWindow], rules: &Rules) -> Vec<&'a FaultWindow> {
     faults
         .iter()
-        .any(|f| (f.start_ms..=f.end_ms + rules.settle_ms).contains(&t))
-}
-
-/// Incidents opened while no fault was active (ids).
-pub fn quiet_incidents(
-    faults: &[FaultWindow],
-    incidents: &[IncidentSeen],
-    rules: &Rules,
-) -> Vec<String> {
-    incidents
-        .iter()
-        .filter(|i| !during_a_fault(i.opened_ms, faults, rules))
-        .map(|i| i.id.clone())
+        .filter(|f| (f.start_ms..=f.end_ms + rules.settle_ms).contains(&t))
         .collect()
 }
 
-/// Distinct alerts (name and service) that started firing while no fault was active.
-pub fn quiet_alerts(faults: &[FaultWindow], seen: &[AlertSeen], rules: &Rules) -> Vec<String> {
-    let mut out: Vec<String> = seen
-        .iter()
-        .filter(|a| counts(a) && !during_a_fault(a.starts_ms, faults, rules))
-        .map(|a| format!("{}{{service={}}}", a.alertname, a.service))
-        .collect();
-    out.sort();
-    out.dedup();
+/// Why a time outside every fault's span is outside it.
+fn outside_why(t: i64, faults: &[FaultWindow], rules: &Rules) -> String {
+    let first = faults.iter().map(|f| f.start_ms).min();
+    let last = faults.iter().map(|f| f.end_ms).max();
+    match (first, last) {
+        (None, _) | (_, None) => "opened in a run without faults".into(),
+        (Some(first), _) if t < first => {
+            format!("opened {:.0}s before the first fault", secs(first - t))
+        }
+        (_, Some(last)) if t > last + rules.settle_ms => format!(
+            "opened {:.0}s after the last fault ended (settle time {:.0}s)",
+            secs(t - last),
+            secs(rules.settle_ms)
+        ),
+        _ => "opened between faults, after the settle time of the one before".into(),
+    }
+}
+
+/// Every false incident: opened while no fault was on (before the first,
+/// between faults, or later than the settle time after the last), or
+/// opened during a fault without ever ranking a faulted service among its
+/// top `rules.top`.
+pub fn false_incidents(
+    faults: &[FaultWindow],
+    incidents: &[IncidentSeen],
+    rules: &Rules,
+) -> Vec<FalseAlarm> {
+    let mut out = Vec::new();
+    for incident in incidents {
+        let active = active_at(incident.opened_ms, faults, rules);
+        let why = if active.is_empty() {
+            outside_why(incident.opened_ms, faults, rules)
+        } else if active
+            .iter()
+            .any(|f| incident.ever_ranked(&f.service, rules.top))
+        {
+            continue;
+        } else {
+            let services: Vec<&str> = active.iter().map(|f| f.service.as_str()).collect();
+            format!(
+                "opened during a fault in {} but never ranked it among its top {}",
+                services.join(", "),
+                rules.top
+            )
+        };
+        out.push(FalseAlarm {
+            id: incident.id.clone(),
+            opened_ms: incident.opened_ms,
+            without_fault: active.is_empty(),
+            why,
+        });
+    }
     out
+}
+
+/// Distinct alerts of one rule set (name and service) that started firing
+/// while no fault (or its settle time) was on.
+pub fn false_alerts(
+    faults: &[FaultWindow],
+    seen: &[AlertSeen],
+    ruleset: &str,
+    rules: &Rules,
+) -> Vec<FalseAlarm> {
+    let mut out: Vec<FalseAlarm> = Vec::new();
+    for a in seen.iter().filter(|a| a.ruleset == ruleset && counts(a)) {
+        if !active_at(a.starts_ms, faults, rules).is_empty() {
+            continue;
+        }
+        let id = format!("{}{{service={}}}", a.alertname, a.service);
+        if out.iter().any(|f| f.id == id && f.opened_ms == a.starts_ms) {
+            continue;
+        }
+        out.push(FalseAlarm {
+            id,
+            opened_ms: a.starts_ms,
+            without_fault: true,
+            why: outside_why(a.starts_ms, faults, rules),
+        });
+    }
+    out.sort_by(|a, b| (a.opened_ms, &a.id).cmp(&(b.opened_ms, &b.id)));
+    out
+}
+
+/// How long, in ms, of `[run_start, run_end]` no fault (nor its settle
+/// time) was on: the fault-free load that false alarms are counted against.
+pub fn fault_free_ms(faults: &[FaultWindow], run_start: i64, run_end: i64, rules: &Rules) -> i64 {
+    let mut spans: Vec<(i64, i64)> = faults
+        .iter()
+        .map(|f| {
+            (
+                f.start_ms.clamp(run_start, run_end),
+                (f.end_ms + rules.settle_ms).clamp(run_start, run_end),
+            )
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut covered = 0;
+    let mut reach = run_start;
+    for (start, end) in spans {
+        let start = start.max(reach);
+        if end > start {
+            covered += end - start;
+            reach = end;
+        }
+    }
+    (run_end - run_start).max(0) - covered
 }
 
 /// The median of what is there; `None` for nothing.
@@ -231,16 +399,24 @@ mod tests {
         }
     }
 
+    /// Joins as (service, joined, seen).
     fn incident(
         id: &str,
         opened: i64,
-        joined: &[(&str, i64)],
+        joins: &[(&str, i64, i64)],
         rankings: &[(i64, &[&str])],
     ) -> IncidentSeen {
         IncidentSeen {
             id: id.into(),
             opened_ms: opened,
-            service_joined_ms: joined.iter().map(|(s, t)| ((*s).into(), *t)).collect(),
+            joins: joins
+                .iter()
+                .map(|(s, joined, seen)| Join {
+                    service: (*s).into(),
+                    joined_ms: *joined,
+                    seen_ms: *seen,
+                })
+                .collect(),
             rankings: rankings
                 .iter()
                 .map(|(t, r)| (*t, r.iter().map(|s| (*s).to_owned()).collect()))
@@ -249,29 +425,69 @@ mod tests {
     }
 
     #[test]
-    fn engine_detection_time_and_rank_at_the_fault_end() {
+    fn rank_at_first_sight_time_to_rank_1_and_rank_at_the_end() {
         let incidents = vec![
             // before the fault, unrelated
-            incident("a", 10_000, &[("cart", 10_000)], &[(12_000, &["cart"])]),
+            incident(
+                "a",
+                10_000,
+                &[("cart", 10_000, 11_000)],
+                &[(11_000, &["cart"])],
+            ),
             incident(
                 "b",
                 112_000,
-                &[("checkout", 112_000), ("payments", 114_000)],
+                &[
+                    ("checkout", 112_000, 113_000),
+                    ("payments", 114_000, 115_000),
+                ],
                 &[
                     (113_000, &["checkout"]),
+                    (115_000, &["checkout", "payments"]),
                     (150_000, &["payments", "checkout"]),
-                    (250_000, &["checkout"]),
+                    (199_000, &["checkout", "payments"]),
                 ],
             ),
         ];
         let d = engine(&fault(), &incidents, &Rules::default());
         assert!(d.detected);
         assert_eq!(d.time_to_detect_s, Some(14.0));
-        assert_eq!(d.rank, Some(1), "ranking as it stood at the fault's end");
+        assert_eq!(d.rank_first, Some(2), "what the person paged saw");
+        assert_eq!(d.time_to_rank_1_s, Some(50.0));
+        assert_eq!(d.rank_end, Some(2), "as it stood at the fault's end");
         assert_eq!(d.by.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn ranked_first_at_first_sight_counts_from_detection() {
+        let incidents = vec![incident(
+            "b",
+            110_000,
+            &[("payments", 110_000, 111_000)],
+            &[(111_000, &["payments"])],
+        )];
+        let d = engine(&fault(), &incidents, &Rules::default());
+        assert_eq!(d.rank_first, Some(1));
+        assert_eq!(d.time_to_rank_1_s, Some(10.0));
+        assert_eq!(d.rank_end, Some(1));
+    }
+
+    #[test]
+    fn never_first_has_no_time_to_rank_1() {
+        let incidents = vec![incident(
+            "b",
+            110_000,
+            &[("payments", 110_000, 111_000)],
+            &[
+                (111_000, &["checkout", "payments"]),
+                (300_000, &["payments"]),
+            ],
+        )];
+        let d = engine(&fault(), &incidents, &Rules::default());
+        assert_eq!(d.rank_first, Some(2));
         assert_eq!(
-            quiet_incidents(&[fault()], &incidents, &Rules::default()),
-            vec!["a"]
+            d.time_to_rank_1_s, None,
+            "rank 1 after the grace does not count"
         );
     }
 
@@ -280,21 +496,27 @@ mod tests {
         let incidents = vec![incident(
             "old",
             50_000,
-            &[("cart", 50_000), ("payments", 130_000)],
-            &[(60_000, &["cart"]), (140_000, &["cart", "payments"])],
+            &[("cart", 50_000, 51_000), ("payments", 130_000, 131_000)],
+            &[(60_000, &["cart"]), (131_000, &["cart", "payments"])],
         )];
         let d = engine(&fault(), &incidents, &Rules::default());
         assert_eq!(d.time_to_detect_s, Some(30.0));
-        assert_eq!(d.rank, Some(2));
+        assert_eq!(d.rank_first, Some(2));
+        // ...but the incident itself opened before the fault: false
+        let f = false_incidents(&[fault()], &incidents, &Rules::default());
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].without_fault && f[0].why.contains("before the first fault"),
+            "{f:?}"
+        );
     }
 
     #[test]
     fn a_service_already_in_an_incident_is_detected_when_the_fault_joins() {
-        // frontend was in a baseline incident; its fault's signal joins later
         let incidents = vec![incident(
             "base",
             50_000,
-            &[("payments", 50_000), ("payments", 125_000)],
+            &[("payments", 50_000, 51_000), ("payments", 125_000, 126_000)],
             &[(60_000, &["payments"])],
         )];
         let d = engine(&fault(), &incidents, &Rules::default());
@@ -306,25 +528,97 @@ mod tests {
         let late = vec![incident(
             "x",
             270_000,
-            &[("payments", 270_000)],
+            &[("payments", 270_000, 271_000)],
             &[(271_000, &["payments"])],
         )];
         assert!(!engine(&fault(), &late, &Rules::default()).detected);
         let within_grace = vec![incident(
             "y",
             230_000,
-            &[("payments", 230_000)],
+            &[("payments", 230_000, 231_000)],
             &[(232_000, &["payments"])],
         )];
         let d = engine(&fault(), &within_grace, &Rules::default());
         assert_eq!(d.time_to_detect_s, Some(130.0));
-        assert_eq!(d.rank, Some(1), "judged at the first look after detection");
+        assert_eq!(
+            d.rank_end,
+            Some(1),
+            "judged at the first look after detection"
+        );
+    }
+
+    #[test]
+    fn false_incidents_wherever_they_open() {
+        let rules = Rules::default();
+        let incidents = vec![
+            incident("before", 90_000, &[], &[(91_000, &["cart"])]),
+            incident(
+                "during-right",
+                120_000,
+                &[],
+                &[(121_000, &["checkout", "frontend", "payments"])],
+            ),
+            incident(
+                "during-wrong",
+                130_000,
+                &[],
+                &[(131_000, &["cart", "orders", "checkout", "payments"])],
+            ),
+            incident("aftermath", 255_000, &[], &[(256_000, &["payments"])]),
+            incident("after", 262_000, &[], &[(263_000, &["payments"])]),
+        ];
+        let f = false_incidents(&[fault()], &incidents, &rules);
+        let ids: Vec<&str> = f.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["before", "during-wrong", "after"]);
+        assert!(
+            f[0].why.contains("10s before the first fault"),
+            "{}",
+            f[0].why
+        );
+        assert!(
+            !f[1].without_fault && f[1].why.contains("top 3"),
+            "{}",
+            f[1].why
+        );
+        assert!(
+            f[2].why.contains("62s after the last fault"),
+            "{}",
+            f[2].why
+        );
+        // with no fault at all, everything is false
+        let none = false_incidents(&[], &incidents, &rules);
+        assert_eq!(none.len(), 5);
+        assert!(none[0].why.contains("without faults"));
+    }
+
+    #[test]
+    fn fault_free_time_merges_overlapping_spans() {
+        let rules = Rules::default();
+        let f = |start, end| FaultWindow {
+            start_ms: start,
+            end_ms: end,
+            ..fault()
+        };
+        assert_eq!(fault_free_ms(&[], 0, 600_000, &rules), 600_000);
+        // 100-260 s covered (end + 60 s settle)
+        assert_eq!(fault_free_ms(&[fault()], 0, 600_000, &rules), 440_000);
+        // overlapping: 100-260 and 150-330 -> 100-330
+        assert_eq!(
+            fault_free_ms(&[fault(), f(150_000, 270_000)], 0, 600_000, &rules),
+            370_000
+        );
+        // a span past the run's end is clipped
+        assert_eq!(
+            fault_free_ms(&[f(500_000, 590_000)], 0, 600_000, &rules),
+            500_000
+        );
     }
 
     fn alert(received: i64, starts: i64, name: &str, service: &str, severity: &str) -> AlertSeen {
         AlertSeen {
             received_ms: received,
             starts_ms: starts,
+            ruleset: "standard".into(),
             alertname: name.into(),
             service: service.into(),
             severity: severity.into(),
@@ -333,8 +627,8 @@ mod tests {
     }
 
     #[test]
-    fn alert_detection_rank_and_quiet_alerts() {
-        let seen = vec![
+    fn alert_detection_rank_and_false_alerts() {
+        let mut seen = vec![
             alert(20_000, 15_000, "ShopCPUSaturated", "orders", "warning"),
             alert(130_000, 125_000, "ShopVersionChanged", "payments", "info"),
             alert(
@@ -351,17 +645,39 @@ mod tests {
                 "payments",
                 "critical",
             ),
+            alert(300_000, 290_000, "ShopServiceRestarted", "cart", "warning"),
         ];
-        let d = alerts(&fault(), &seen, &Rules::default());
+        // a fast variant's alert is judged with its own rule set only
+        let mut fast = alert(
+            104_000,
+            103_000,
+            "ShopErrorBudgetBurn",
+            "payments",
+            "critical",
+        );
+        fast.ruleset = "for-0s".into();
+        seen.push(fast);
+        let d = alerts(&fault(), &seen, "standard", &Rules::default());
         assert!(d.notified.detected);
         assert_eq!(d.notified.time_to_detect_s, Some(70.0));
         assert_eq!(d.time_to_fire_s, Some(60.0));
-        assert_eq!(d.notified.rank, Some(2), "checkout alerted first");
+        assert_eq!(d.notified.rank_first, Some(2), "checkout alerted first");
+        assert_eq!(d.notified.time_to_rank_1_s, None);
         assert_eq!(d.notified.by.as_deref(), Some("ShopErrorBudgetBurn"));
+        let ids: Vec<String> = false_alerts(&[fault()], &seen, "standard", &Rules::default())
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
         assert_eq!(
-            quiet_alerts(&[fault()], &seen, &Rules::default()),
-            vec!["ShopCPUSaturated{service=orders}"]
+            ids,
+            [
+                "ShopCPUSaturated{service=orders}",
+                "ShopServiceRestarted{service=cart}"
+            ]
         );
+        let quick = alerts(&fault(), &seen, "for-0s", &Rules::default());
+        assert_eq!(quick.notified.time_to_detect_s, Some(4.0));
+        assert_eq!(quick.notified.time_to_rank_1_s, Some(4.0));
     }
 
     #[test]

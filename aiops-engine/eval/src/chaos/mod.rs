@@ -14,6 +14,7 @@ pub mod record;
 pub mod scenario;
 mod stack;
 
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +23,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::json;
 
-use judge::{AlertDetection, Detection, FaultWindow, Rules};
+use judge::{AlertDetection, Detection, FalseAlarm, FaultWindow, Rules};
 use observe::IncidentWatch;
 use scenario::Scenario;
 use stack::{Ports, Stack, StackConfig};
@@ -39,7 +40,7 @@ pub struct ChaosArgs {
     #[arg(long)]
     pub record: Option<PathBuf>,
     /// First of the ports the run uses (services at base..base+6, engine at
-    /// base+720, Prometheus base+10, Alertmanager base+13).
+    /// base+720, Prometheus base+10..base+12, Alertmanager base+13).
     #[arg(long, default_value_t = 18080)]
     pub port_base: u16,
     /// Scrape (and evaluation) interval of the engine and of Prometheus.
@@ -51,6 +52,12 @@ pub struct ChaosArgs {
     /// Do not run Prometheus and Alertmanager even when installed.
     #[arg(long)]
     pub no_alert_rules: bool,
+    /// Fast variants of the alert rules, run beside them in Prometheus
+    /// instances of their own: each caps every `for:` at this duration
+    /// (`0s` fires as soon as the expression holds). At most two; `none`
+    /// for none.
+    #[arg(long, default_value = "1m,0s", value_parser = parse_variants)]
+    pub rule_variants: RuleVariants,
     /// The `shop` binary (default: beside this one).
     #[arg(long)]
     pub shop: Option<PathBuf>,
@@ -65,17 +72,24 @@ struct FaultReport {
     start_s: f64,
     duration_s: f64,
     engine: Detection,
-    alerts: Option<AlertDetection>,
+    /// Per alert rule set (`standard` and its fast variants).
+    alerts: BTreeMap<String, AlertDetection>,
 }
 
 #[derive(Debug, Serialize)]
 struct ScenarioReport {
     scenario: String,
+    duration_s: f64,
+    /// Time no fault (nor its settle time) was on.
+    fault_free_s: f64,
     faults: Vec<FaultReport>,
-    /// Incidents opened while no fault (or its aftermath) was active.
-    quiet_incidents: Vec<String>,
-    quiet_alerts: Option<Vec<String>>,
-    restarts: std::collections::BTreeMap<String, u32>,
+    /// Every incident that should not have opened, and why.
+    false_incidents: Vec<FalseAlarm>,
+    /// Per alert rule set: alerts that started while no fault was on.
+    false_alerts: BTreeMap<String, Vec<FalseAlarm>>,
+    restarts: BTreeMap<String, u32>,
+    /// Times a fault was applied again to a restarted process.
+    reapplied: BTreeMap<String, u32>,
 }
 
 pub fn run(args: ChaosArgs) -> anyhow::Result<()> {
@@ -145,6 +159,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<()> {
             rules_dir: compare.then(|| args.rules.clone()),
             prometheus: prometheus.clone().filter(|_| compare),
             alertmanager: alertmanager.clone().filter(|_| compare),
+            rule_variants: args.rule_variants.0.clone(),
             log_callsites: args.record.is_some(),
         };
         eprintln!(
@@ -162,8 +177,26 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<()> {
         )?;
         reports.push(report);
     }
-    summarise(&reports, compare);
+    summarise(&reports);
     Ok(())
+}
+
+/// The `for:` caps of `--rule-variants`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleVariants(pub Vec<Duration>);
+
+fn parse_variants(raw: &str) -> Result<RuleVariants, String> {
+    if raw.trim() == "none" {
+        return Ok(RuleVariants(Vec::new()));
+    }
+    let caps = raw
+        .split(',')
+        .map(|v| humantime::parse_duration(v.trim()).map_err(|e| format!("{v:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if caps.len() > stack::MAX_RULE_VARIANTS {
+        return Err(format!("at most {} variants", stack::MAX_RULE_VARIANTS));
+    }
+    Ok(RuleVariants(caps))
 }
 
 fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Scenario>> {
@@ -318,11 +351,12 @@ async fn drive(
             break;
         }
     }
-    watch.poll(&stack.http, &engine, now_ms()).await;
+    let ended_ms = now_ms();
+    watch.poll(&stack.http, &engine, ended_ms).await;
     let incidents = watch.incidents();
     let alerts = stack.alerts.lock().clone();
     let rules = Rules::default();
-    let compare = stack.alerts_enabled();
+    let rulesets = stack.rulesets();
     let faults = windows
         .iter()
         .map(|w| FaultReport {
@@ -333,7 +367,10 @@ async fn drive(
             start_s: secs(w.start_ms - started_ms),
             duration_s: secs(w.end_ms - w.start_ms),
             engine: judge::engine(w, &incidents, &rules),
-            alerts: compare.then(|| judge::alerts(w, &alerts, &rules)),
+            alerts: rulesets
+                .iter()
+                .map(|r| (r.clone(), judge::alerts(w, &alerts, r, &rules)))
+                .collect(),
         })
         .collect();
     if let Some(dir) = record {
@@ -353,12 +390,22 @@ async fn drive(
             eprintln!("  recorded {}", folder.display());
         }
     }
+    let false_incidents = judge::false_incidents(&windows, &incidents, &rules);
+    for f in &false_incidents {
+        eprintln!("  false incident {}: {}", f.id, f.why);
+    }
     Ok(ScenarioReport {
         scenario: scenario.name.clone(),
+        duration_s: secs(ended_ms - started_ms),
+        fault_free_s: secs(judge::fault_free_ms(&windows, started_ms, ended_ms, &rules)),
         faults,
-        quiet_incidents: judge::quiet_incidents(&windows, &incidents, &rules),
-        quiet_alerts: compare.then(|| judge::quiet_alerts(&windows, &alerts, &rules)),
+        false_incidents,
+        false_alerts: rulesets
+            .iter()
+            .map(|r| (r.clone(), judge::false_alerts(&windows, &alerts, r, &rules)))
+            .collect(),
         restarts: stack.restarts(),
+        reapplied: stack.reapplied(),
     })
 }
 
@@ -370,79 +417,176 @@ fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-fn summarise(reports: &[ScenarioReport], compare: bool) {
+fn summarise(reports: &[ScenarioReport]) {
     let faults: Vec<&FaultReport> = reports.iter().flat_map(|r| r.faults.iter()).collect();
-    let n = faults.len();
+    let rulesets: Vec<String> = faults
+        .first()
+        .map(|f| f.alerts.keys().cloned().collect())
+        .unwrap_or_default();
     println!();
-    println!(
-        "{:<28} {:<16} {:>10} {:>6} {:>14} {:>12} {:>6}",
-        "scenario", "fault", "engine TTD", "rank", "alerts notify", "alerts fire", "rank"
+    let mut header = format!(
+        "{:<26} {:<22} {:>8} {:>5} {:>8} {:>5}",
+        "scenario", "fault", "TTD", "rank", "to #1", "end"
     );
+    for r in &rulesets {
+        header.push_str(&format!(" {:>16}", format!("{r} notify")));
+    }
+    println!("{header}");
     let show = |v: Option<f64>| {
         v.map(|s| format!("{s:.1}s"))
             .unwrap_or_else(|| "missed".into())
     };
+    let rank = |r: Option<usize>| r.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
     for f in &faults {
-        let (notify, fire, arank) = match &f.alerts {
-            Some(a) => (
-                show(a.notified.time_to_detect_s),
-                show(a.time_to_fire_s),
-                a.notified.rank.map(|r| r.to_string()).unwrap_or("-".into()),
-            ),
-            None => ("-".into(), "-".into(), "-".into()),
-        };
-        println!(
-            "{:<28} {:<16} {:>10} {:>6} {:>14} {:>12} {:>6}",
+        let mut row = format!(
+            "{:<26} {:<22} {:>8} {:>5} {:>8} {:>5}",
             f.scenario,
             f.fault,
             show(f.engine.time_to_detect_s),
-            f.engine.rank.map(|r| r.to_string()).unwrap_or("-".into()),
-            notify,
-            fire,
-            arank
+            rank(f.engine.rank_first),
+            f.engine
+                .time_to_rank_1_s
+                .map(|s| format!("{s:.1}s"))
+                .unwrap_or_else(|| "-".into()),
+            rank(f.engine.rank_end),
         );
+        for a in f.alerts.values() {
+            row.push_str(&format!(
+                " {:>16}",
+                format!(
+                    "{} (#{})",
+                    show(a.notified.time_to_detect_s),
+                    rank(a.notified.rank_first)
+                )
+            ));
+        }
+        println!("{row}");
     }
-    let detected = faults.iter().filter(|f| f.engine.detected).count();
-    let mut ttd: Vec<f64> = faults
-        .iter()
-        .filter_map(|f| f.engine.time_to_detect_s)
-        .collect();
-    let at = |k: usize| {
-        faults
-            .iter()
-            .filter(|f| f.engine.rank.is_some_and(|r| r <= k))
-            .count() as f64
-            / n.max(1) as f64
-    };
-    let quiet: usize = reports.iter().map(|r| r.quiet_incidents.len()).sum();
-    let summary = json!({
-        "faults": n,
-        "engine": {
-            "detected": detected,
-            "median_time_to_detect_s": judge::median(&mut ttd),
-            "ac_at_1": at(1),
-            "ac_at_3": at(3),
-            "incidents_without_fault": quiet,
-        },
-        "alert_rules": compare.then(|| {
-            let detected = faults.iter().filter(|f| f.alerts.as_ref().is_some_and(|a| a.notified.detected)).count();
-            let mut notify: Vec<f64> = faults.iter().filter_map(|f| f.alerts.as_ref()?.notified.time_to_detect_s).collect();
-            let mut fire: Vec<f64> = faults.iter().filter_map(|f| f.alerts.as_ref()?.time_to_fire_s).collect();
-            let at = |k: usize| faults.iter().filter(|f| f.alerts.as_ref().is_some_and(|a| a.notified.rank.is_some_and(|r| r <= k))).count() as f64 / n.max(1) as f64;
-            let quiet: usize = reports.iter().filter_map(|r| r.quiet_alerts.as_ref()).map(Vec::len).sum();
-            json!({
-                "detected": detected,
-                "median_time_to_notify_s": judge::median(&mut notify),
-                "median_time_to_fire_s": judge::median(&mut fire),
-                "ac_at_1": at(1),
-                "ac_at_3": at(3),
-                "alerts_without_fault": quiet,
-            })
-        }),
-    });
+    for r in reports {
+        for f in &r.false_incidents {
+            println!("false incident in {}: {} {}", r.scenario, f.id, f.why);
+        }
+    }
+    let summary = summary_json(reports, &rulesets);
     println!();
     println!(
         "{}",
         serde_json::to_string_pretty(&summary).unwrap_or_default()
     );
+}
+
+/// The figures of a whole run: the engine's, each alert rule set's, and
+/// the engine's median time to rank 1 against the fastest rule set's median
+/// time to notify.
+fn summary_json(reports: &[ScenarioReport], rulesets: &[String]) -> serde_json::Value {
+    let faults: Vec<&FaultReport> = reports.iter().flat_map(|r| r.faults.iter()).collect();
+    let n = faults.len();
+    let share = |hits: usize| hits as f64 / n.max(1) as f64;
+    let worst = |v: &[f64]| {
+        v.iter()
+            .copied()
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+    };
+    let fault_free_h: f64 = reports.iter().map(|r| r.fault_free_s).sum::<f64>() / 3600.0;
+    let per_hour = |count: usize| (fault_free_h > 0.0).then(|| count as f64 / fault_free_h);
+
+    let engine: Vec<&Detection> = faults.iter().map(|f| &f.engine).collect();
+    let mut ttd: Vec<f64> = engine.iter().filter_map(|d| d.time_to_detect_s).collect();
+    let to_first: Vec<f64> = engine.iter().filter_map(|d| d.time_to_rank_1_s).collect();
+    let first_at = |k: usize| {
+        share(
+            engine
+                .iter()
+                .filter(|d| d.rank_first.is_some_and(|r| r <= k))
+                .count(),
+        )
+    };
+    let end_at = |k: usize| {
+        share(
+            engine
+                .iter()
+                .filter(|d| d.rank_end.is_some_and(|r| r <= k))
+                .count(),
+        )
+    };
+    let false_all: usize = reports.iter().map(|r| r.false_incidents.len()).sum();
+    let false_quiet: usize = reports
+        .iter()
+        .flat_map(|r| &r.false_incidents)
+        .filter(|f| f.without_fault)
+        .count();
+    let engine_median_rank_1 = judge::median(&mut to_first.clone());
+    let mut out = json!({
+        "faults": n,
+        "fault_free_hours": fault_free_h,
+        "engine": {
+            "detected": engine.iter().filter(|d| d.detected).count(),
+            "median_time_to_detect_s": judge::median(&mut ttd),
+            "worst_time_to_detect_s": worst(&ttd),
+            "ranked_1_at_some_point": to_first.len(),
+            "median_time_to_rank_1_s": engine_median_rank_1,
+            "worst_time_to_rank_1_s": worst(&to_first),
+            "ac_at_1_first_sight": first_at(1),
+            "ac_at_3_first_sight": first_at(3),
+            "ac_at_1_end": end_at(1),
+            "ac_at_3_end": end_at(3),
+            "false_incidents": false_all,
+            "false_incidents_without_fault": false_quiet,
+            "false_incidents_per_fault_free_hour": per_hour(false_quiet),
+        },
+    });
+    let mut rules_out = serde_json::Map::new();
+    let mut fastest: Option<(String, f64)> = None;
+    for ruleset in rulesets {
+        let seen: Vec<&AlertDetection> = faults
+            .iter()
+            .filter_map(|f| f.alerts.get(ruleset))
+            .collect();
+        let mut notify: Vec<f64> = seen
+            .iter()
+            .filter_map(|a| a.notified.time_to_detect_s)
+            .collect();
+        let mut fire: Vec<f64> = seen.iter().filter_map(|a| a.time_to_fire_s).collect();
+        let at = |k: usize| {
+            share(
+                seen.iter()
+                    .filter(|a| a.notified.rank_first.is_some_and(|r| r <= k))
+                    .count(),
+            )
+        };
+        let false_alerts: usize = reports
+            .iter()
+            .filter_map(|r| r.false_alerts.get(ruleset))
+            .map(Vec::len)
+            .sum();
+        let median_notify = judge::median(&mut notify);
+        if let Some(m) = median_notify
+            && fastest.as_ref().is_none_or(|(_, best)| m < *best)
+        {
+            fastest = Some((ruleset.clone(), m));
+        }
+        rules_out.insert(
+            ruleset.clone(),
+            json!({
+                "detected": seen.iter().filter(|a| a.notified.detected).count(),
+                "median_time_to_notify_s": median_notify,
+                "worst_time_to_notify_s": worst(&notify),
+                "median_time_to_fire_s": judge::median(&mut fire),
+                "ac_at_1": at(1),
+                "ac_at_3": at(3),
+                "false_alerts": false_alerts,
+                "false_alerts_per_fault_free_hour": per_hour(false_alerts),
+            }),
+        );
+    }
+    if !rules_out.is_empty() {
+        out["alert_rules"] = serde_json::Value::Object(rules_out);
+    }
+    if let (Some(engine), Some((ruleset, notify))) = (engine_median_rank_1, fastest) {
+        out["engine_rank_1_vs_fastest_notify"] = json!({
+            "ruleset": ruleset,
+            "ratio": engine / notify.max(f64::EPSILON),
+        });
+    }
+    out
 }

@@ -1,15 +1,17 @@
-//! Watches the engine's incidents while a scenario runs: when each service
-//! first had a signal in each incident, and the root-cause ranking over time.
+//! Watches the engine's incidents while a scenario runs: when each service's
+//! own signals joined each incident (and when the harness first saw that),
+//! and the root-cause ranking over time. A service named only as the `peer`
+//! of another service's signal has not been found.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::judge::IncidentSeen;
+use super::judge::{IncidentSeen, Join};
 
 /// Rankings kept per incident (a poll every second or two for an hour).
 const MAX_RANKINGS: usize = 4_000;
-/// (service, join time) pairs kept per incident (its signals are bounded too).
+/// Joins kept per incident (its signals are bounded too).
 const MAX_JOINS: usize = 10_000;
 
 #[derive(Default)]
@@ -65,19 +67,21 @@ impl IncidentWatch {
                     .and_then(Value::as_i64)
                     .unwrap_or(now_ms);
                 let signal = member.get("signal").unwrap_or(&Value::Null);
-                for field in ["service", "peer"] {
-                    let Some(service) = signal.get(field).and_then(Value::as_str) else {
-                        continue;
-                    };
-                    // every join counts: a service already in an incident
-                    // before a fault joins it again with the fault's signals
-                    let known = entry
-                        .service_joined_ms
-                        .iter()
-                        .any(|(s, t)| s == service && *t == joined);
-                    if !known && entry.service_joined_ms.len() < MAX_JOINS {
-                        entry.service_joined_ms.push((service.to_owned(), joined));
-                    }
+                let Some(service) = signal.get("service").and_then(Value::as_str) else {
+                    continue;
+                };
+                // every join counts: a service already in an incident
+                // before a fault joins it again with the fault's signals
+                let known = entry
+                    .joins
+                    .iter()
+                    .any(|j| j.service == service && j.joined_ms == joined);
+                if !known && entry.joins.len() < MAX_JOINS {
+                    entry.joins.push(Join {
+                        service: service.to_owned(),
+                        joined_ms: joined,
+                        seen_ms: now_ms,
+                    });
                 }
             }
             let ranking: Vec<String> = incident
@@ -132,13 +136,15 @@ mod tests {
         assert_eq!(seen.len(), 1);
         let i = &seen[0];
         assert_eq!(i.opened_ms, 1000);
+        let joins: Vec<(&str, i64, i64)> = i
+            .joins
+            .iter()
+            .map(|j| (j.service.as_str(), j.joined_ms, j.seen_ms))
+            .collect();
+        // payments as checkout's peer is not payments found
         assert_eq!(
-            i.service_joined_ms,
-            vec![
-                ("checkout".into(), 1000),
-                ("payments".into(), 1000),
-                ("payments".into(), 4000)
-            ]
+            joins,
+            vec![("checkout", 1000, 2000), ("payments", 4000, 5000)]
         );
         assert_eq!(i.rankings.len(), 2, "unchanged rankings are not repeated");
         assert_eq!(

@@ -1,6 +1,8 @@
 //! The harness's Alertmanager webhook: records every alert notification
 //! (receive time, `startsAt`, name, service, severity, status) so the alert
-//! rules are judged by the same rules as the engine's incidents.
+//! rules are judged by the same rules as the engine's incidents. Each
+//! Prometheus labels its alerts with the rule set it evaluates (`ruleset`,
+//! an external label), so one Alertmanager serves them all.
 
 use std::sync::Arc;
 
@@ -14,6 +16,9 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::judge::AlertSeen;
+
+/// The rule set of alerts that carry no `ruleset` label: the rules as written.
+pub const STANDARD_RULESET: &str = "standard";
 
 /// Notifications kept at most (a scenario sees a few hundred).
 const MAX_ALERTS: usize = 100_000;
@@ -74,6 +79,10 @@ pub fn parse(body: &Value, received_ms: i64) -> Vec<AlertSeen> {
             Some(AlertSeen {
                 received_ms,
                 starts_ms,
+                ruleset: match label("ruleset") {
+                    r if r.is_empty() => STANDARD_RULESET.to_owned(),
+                    r => r,
+                },
                 alertname: label("alertname"),
                 service: label("service"),
                 severity: label("severity"),
@@ -94,12 +103,15 @@ mod tests {
               {"status":"firing","labels":{"alertname":"ShopServiceDown","service":"cart","severity":"critical"},
                "startsAt":"2026-12-01T10:00:00.5Z"},
               {"status":"resolved","labels":{"alertname":"X"},"startsAt":"2026-12-01T10:00:00Z"},
-              {"status":"firing","labels":{},"startsAt":"yesterday"}]}"#,
+              {"status":"firing","labels":{},"startsAt":"yesterday"},
+              {"status":"firing","labels":{"alertname":"Y","ruleset":"for-0s"},"startsAt":"2026-12-01T10:00:00Z"}]}"#,
         )
         .expect("json");
         let seen = parse(&body, 42);
-        assert_eq!(seen.len(), 2);
+        assert_eq!(seen.len(), 3);
         assert_eq!(seen[0].service, "cart");
+        assert_eq!(seen[0].ruleset, "standard");
+        assert_eq!(seen[2].ruleset, "for-0s");
         assert_eq!(seen[0].starts_ms, 1_796_119_200_500);
         assert!(seen[0].firing && !seen[1].firing);
         assert!(parse(&Value::Null, 0).is_empty());

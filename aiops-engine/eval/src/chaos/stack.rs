@@ -19,8 +19,8 @@ use super::procs::{Spec, Supervised};
 use super::scenario::{Fault, FaultAction, SERVICES, Scenario};
 
 /// Where the pieces listen: `base`..`base+6` the services (in the shop's
-/// port order), `base+720` the engine, `base+10`/`base+13` Prometheus and
-/// Alertmanager.
+/// port order), `base+720` the engine, `base+10`..`base+12` a Prometheus per
+/// alert rule set, `base+13` Alertmanager.
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
     pub base: u16,
@@ -34,15 +34,17 @@ impl Ports {
     pub fn engine(&self) -> u16 {
         self.base + 720
     }
-    pub fn prometheus(&self) -> u16 {
-        self.base + 10
+    /// The Prometheus of the `i`-th rule set (0: the rules as written).
+    pub fn prometheus(&self, i: usize) -> u16 {
+        self.base + 10 + u16::try_from(i.min(MAX_RULE_VARIANTS)).unwrap_or(0)
     }
     pub fn alertmanager(&self) -> u16 {
         self.base + 13
     }
     pub fn all(&self) -> Vec<u16> {
         let mut v: Vec<u16> = SERVICES.iter().map(|s| self.service(s)).collect();
-        v.extend([self.engine(), self.prometheus(), self.alertmanager()]);
+        v.extend([self.engine(), self.alertmanager()]);
+        v.extend((0..=MAX_RULE_VARIANTS).map(|i| self.prometheus(i)));
         v
     }
 }
@@ -63,6 +65,9 @@ fn shop_order(service: &str) -> Option<u16> {
     .and_then(|i| u16::try_from(i).ok())
 }
 
+/// Fast variants of the alert rules run beside the rules as written, at most.
+pub const MAX_RULE_VARIANTS: usize = 2;
+
 #[derive(Debug, Clone)]
 pub struct StackConfig {
     pub aiops: PathBuf,
@@ -76,6 +81,9 @@ pub struct StackConfig {
     pub rules_dir: Option<PathBuf>,
     pub prometheus: Option<PathBuf>,
     pub alertmanager: Option<PathBuf>,
+    /// Fast variants of the alert rules: each caps every `for:` at this
+    /// (what a team tuned for speed would run), in a Prometheus of its own.
+    pub rule_variants: Vec<Duration>,
     /// The services name the statement behind each log line on stdout
     /// (`SHOP_LOG_CALLSITE`; never in the copy the engine receives), for a
     /// labelled recording.
@@ -88,14 +96,22 @@ pub struct Stack {
     engine: Supervised,
     services: BTreeMap<String, Supervised>,
     load: Option<Supervised>,
-    prometheus: Option<Supervised>,
+    /// One per rule set, with its name.
+    prometheus: Vec<(String, Supervised)>,
     alertmanager: Option<Supervised>,
     receiver: Option<(JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
     pub alerts: Arc<Mutex<Vec<AlertSeen>>>,
     prober: JoinHandle<()>,
-    /// Crash faults re-armed after each restart while active.
-    crash_rearm: BTreeMap<String, JoinHandle<()>>,
+    /// Faults applied again after each restart while they last, by label.
+    reapply: BTreeMap<String, JoinHandle<()>>,
+    /// How often each fault was applied again.
+    reapplied: Arc<Mutex<BTreeMap<String, u32>>>,
 }
+
+/// Fault kinds a restart really cures: the leaked memory or the runaway
+/// loop lives in the process and dies with it. Every other fault is a bug
+/// in the code or its configuration and comes back with the new process.
+pub const CURED_BY_RESTART: [&str; 2] = ["leak", "cpu"];
 
 const SHOP_ENV_VERSION: &str = "SHOP_VERSION";
 const SHOP_ENV_FAULTS: &str = "SHOP_FAULTS";
@@ -178,7 +194,7 @@ impl Stack {
         }
 
         let alerts = Arc::new(Mutex::new(Vec::new()));
-        let (mut prometheus, mut alertmanager, mut receiver) = (None, None, None);
+        let (mut prometheus, mut alertmanager, mut receiver) = (Vec::new(), None, None);
         if let (Some(rules), Some(prom), Some(am)) =
             (&config.rules_dir, &config.prometheus, &config.alertmanager)
         {
@@ -205,36 +221,50 @@ impl Stack {
                 config.run_dir.join("alertmanager.log"),
                 true,
             ));
-            let prom_dir = config.run_dir.join("prometheus");
-            std::fs::create_dir_all(&prom_dir)?;
-            std::fs::write(
-                prom_dir.join("prometheus.yml"),
-                prometheus_config(&config, rules)?,
-            )?;
-            prometheus = Some(Supervised::start(
-                "prometheus",
-                Spec {
-                    program: prom.clone(),
-                    args: vec![
-                        format!(
-                            "--config.file={}",
-                            prom_dir.join("prometheus.yml").display()
-                        ),
-                        format!("--storage.tsdb.path={}", prom_dir.join("data").display()),
-                        format!("--web.listen-address=127.0.0.1:{}", ports.prometheus()),
-                    ],
-                    env: vec![],
-                },
-                config.run_dir.join("prometheus.log"),
-                true,
-            ));
-            wait_http(
-                &http,
-                &format!("http://127.0.0.1:{}/-/ready", ports.prometheus()),
-                Duration::from_secs(60),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("prometheus did not become ready: {e}"))?;
+            for (i, (name, cap)) in rule_sets(&config.rule_variants).into_iter().enumerate() {
+                let prom_dir = config.run_dir.join(format!("prometheus-{name}"));
+                std::fs::create_dir_all(&prom_dir)?;
+                let rules = match cap {
+                    None => rules.clone(),
+                    Some(cap) => {
+                        let dir = prom_dir.join("rules");
+                        std::fs::create_dir_all(&dir)?;
+                        std::fs::copy(rules.join("recording.yml"), dir.join("recording.yml"))?;
+                        let alerts = std::fs::read_to_string(rules.join("alerts.yml"))?;
+                        std::fs::write(dir.join("alerts.yml"), cap_for(&alerts, cap))?;
+                        dir
+                    }
+                };
+                std::fs::write(
+                    prom_dir.join("prometheus.yml"),
+                    prometheus_config(&config, &rules, &name)?,
+                )?;
+                let proc = Supervised::start(
+                    &format!("prometheus-{name}"),
+                    Spec {
+                        program: prom.clone(),
+                        args: vec![
+                            format!(
+                                "--config.file={}",
+                                prom_dir.join("prometheus.yml").display()
+                            ),
+                            format!("--storage.tsdb.path={}", prom_dir.join("data").display()),
+                            format!("--web.listen-address=127.0.0.1:{}", ports.prometheus(i)),
+                        ],
+                        env: vec![],
+                    },
+                    config.run_dir.join(format!("prometheus-{name}.log")),
+                    true,
+                );
+                wait_http(
+                    &http,
+                    &format!("http://127.0.0.1:{}/-/ready", ports.prometheus(i)),
+                    Duration::from_secs(60),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("prometheus ({name}) did not become ready: {e}"))?;
+                prometheus.push((name, proc));
+            }
             wait_http(
                 &http,
                 &format!("http://127.0.0.1:{}/-/ready", ports.alertmanager()),
@@ -276,7 +306,8 @@ impl Stack {
             receiver,
             alerts,
             prober,
-            crash_rearm: BTreeMap::new(),
+            reapply: BTreeMap::new(),
+            reapplied: Arc::default(),
         })
     }
 
@@ -284,8 +315,18 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.config.ports.engine())
     }
 
-    pub fn alerts_enabled(&self) -> bool {
-        self.prometheus.is_some()
+    /// The alert rule sets running beside the engine (none when the alert
+    /// rules are not compared).
+    pub fn rulesets(&self) -> Vec<String> {
+        self.prometheus
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// How often each fault was applied again to a restarted process.
+    pub fn reapplied(&self) -> BTreeMap<String, u32> {
+        self.reapplied.lock().clone()
     }
 
     fn chaos_url(&self, service: &str) -> String {
@@ -305,30 +346,8 @@ impl Stack {
                     body,
                 )
                 .await?;
-                if fault.kind == "crash" {
-                    // a crash-looping release: the fault is armed again in
-                    // every new process until it is cleared
-                    let Some(proc) = self.services.get(&fault.service) else {
-                        return Ok(());
-                    };
-                    let mut starts = proc.starts();
-                    starts.borrow_and_update();
-                    let http = self.http.clone();
-                    let url = self.chaos_url(&fault.service);
-                    let token = self.config.admin_token.clone();
-                    let body = body.clone();
-                    let health = url.replace("/admin/chaos", "/healthz");
-                    let task = tokio::spawn(async move {
-                        while starts.changed().await.is_ok() {
-                            if wait_http(&http, &health, Duration::from_secs(30))
-                                .await
-                                .is_ok()
-                            {
-                                let _ = post_fault(&http, &url, &token, &body).await;
-                            }
-                        }
-                    });
-                    self.crash_rearm.insert(fault.service.clone(), task);
+                if !CURED_BY_RESTART.contains(&fault.kind.as_str()) {
+                    self.reapply_after_restarts(fault, body.clone());
                 }
             }
             FaultAction::Release { version, faults } => {
@@ -347,8 +366,42 @@ impl Stack {
         Ok(())
     }
 
+    /// A fault that lives in the code comes back with every new process of
+    /// the service (a crash loop, a supervisor's or a playbook's restart)
+    /// until the scenario clears it.
+    fn reapply_after_restarts(&mut self, fault: &Fault, body: Value) {
+        let Some(proc) = self.services.get(&fault.service) else {
+            return;
+        };
+        let mut starts = proc.starts();
+        starts.borrow_and_update();
+        let http = self.http.clone();
+        let url = self.chaos_url(&fault.service);
+        let token = self.config.admin_token.clone();
+        let health = url.replace("/admin/chaos", "/healthz");
+        let label = fault.label();
+        let counts = self.reapplied.clone();
+        let task = tokio::spawn({
+            let label = label.clone();
+            async move {
+                while starts.changed().await.is_ok() {
+                    if wait_http(&http, &health, Duration::from_secs(30))
+                        .await
+                        .is_ok()
+                        && post_fault(&http, &url, &token, &body).await.is_ok()
+                    {
+                        *counts.lock().entry(label.clone()).or_default() += 1;
+                    }
+                }
+            }
+        });
+        if let Some(old) = self.reapply.insert(label, task) {
+            old.abort();
+        }
+    }
+
     pub async fn clear(&mut self, fault: &Fault) -> anyhow::Result<()> {
-        if let Some(task) = self.crash_rearm.remove(&fault.service) {
+        if let Some(task) = self.reapply.remove(&fault.label()) {
             task.abort();
         }
         match &fault.action {
@@ -389,7 +442,7 @@ impl Stack {
     }
 
     pub async fn down(mut self) {
-        for (_, task) in std::mem::take(&mut self.crash_rearm) {
+        for (_, task) in std::mem::take(&mut self.reapply) {
             task.abort();
         }
         self.prober.abort();
@@ -404,7 +457,7 @@ impl Stack {
         for (_, proc) in services {
             proc.stop().await;
         }
-        if let Some(p) = self.prometheus.take() {
+        for (_, p) in std::mem::take(&mut self.prometheus) {
             p.stop().await;
         }
         if let Some(a) = self.alertmanager.take() {
@@ -499,12 +552,51 @@ fn engine_config(config: &StackConfig) -> String {
     out
 }
 
-fn prometheus_config(config: &StackConfig, rules: &Path) -> anyhow::Result<String> {
+/// The rule sets: the rules as written (`standard`), then one per variant
+/// (`for-1m`: every `for:` capped at a minute).
+pub fn rule_sets(variants: &[Duration]) -> Vec<(String, Option<Duration>)> {
+    let mut out = vec![(super::receiver::STANDARD_RULESET.to_owned(), None)];
+    for cap in variants.iter().take(MAX_RULE_VARIANTS) {
+        out.push((
+            format!("for-{}", humantime::format_duration(*cap)),
+            Some(*cap),
+        ));
+    }
+    out
+}
+
+/// The alert rules with every `for:` at most `cap`: the same expressions,
+/// firing as soon as a team tuned for speed would let them.
+pub fn cap_for(alerts_yml: &str, cap: Duration) -> String {
+    let mut out = String::with_capacity(alerts_yml.len());
+    for line in alerts_yml.lines() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let capped = trimmed
+            .strip_prefix("for:")
+            .map(|v| v.split('#').next().unwrap_or_default().trim())
+            .and_then(|v| humantime::parse_duration(v).ok())
+            .map(|d| d.min(cap));
+        match capped {
+            Some(d) => {
+                let _ = writeln!(out, "{indent}for: {}s", d.as_secs());
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn prometheus_config(config: &StackConfig, rules: &Path, ruleset: &str) -> anyhow::Result<String> {
     let interval = humantime::format_duration(config.scrape_interval);
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}"
+        "global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n  external_labels: {{ruleset: {}}}",
+        yaml_str(ruleset)
     );
     out.push_str("rule_files:\n");
     for name in ["recording.yml", "alerts.yml"] {
@@ -535,7 +627,7 @@ fn prometheus_config(config: &StackConfig, rules: &Path) -> anyhow::Result<Strin
 /// so that its delay does not dominate the comparison.
 fn alertmanager_config(receiver_port: u16) -> String {
     format!(
-        "route:\n  receiver: harness\n  group_by: [alertname, service]\n  group_wait: 5s\n  group_interval: 10s\n  repeat_interval: 1h\nreceivers:\n  - name: harness\n    webhook_configs:\n      - url: \"http://127.0.0.1:{receiver_port}/alerts\"\n        send_resolved: true\n"
+        "route:\n  receiver: harness\n  group_by: [ruleset, alertname, service]\n  group_wait: 5s\n  group_interval: 10s\n  repeat_interval: 1h\nreceivers:\n  - name: harness\n    webhook_configs:\n      - url: \"http://127.0.0.1:{receiver_port}/alerts\"\n        send_resolved: true\n"
     )
 }
 
@@ -549,6 +641,33 @@ mod tests {
         let s = parse("name: x\nduration: 5m\nload: {rate: 20, steps: [{at: 1m, rate: 30}, {at: 3m, rate: 10}]}\n")
             .expect("scenario");
         assert_eq!(load_steps(&s), "20@60s,30@120s,10@120s");
+    }
+
+    #[test]
+    fn fast_variants_cap_every_for() {
+        let rules = "groups:\n  - rules:\n      - alert: A\n        for: 15m\n        # for: 10m in a comment stays\n      - alert: B\n        for: 30s # short\n      - alert: C\n";
+        let capped = cap_for(rules, Duration::from_secs(60));
+        assert!(capped.contains("        for: 60s\n"), "{capped}");
+        assert!(capped.contains("        for: 30s\n"), "{capped}");
+        assert!(capped.contains("# for: 10m in a comment stays"), "{capped}");
+        assert!(cap_for(rules, Duration::ZERO).matches("for: 0s").count() == 2);
+        let sets = rule_sets(&[Duration::from_secs(60), Duration::ZERO]);
+        let names: Vec<&str> = sets.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["standard", "for-1m", "for-0s"]);
+    }
+
+    #[test]
+    fn the_real_rules_get_shorter_but_keep_every_alert() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../rules/prometheus/alerts.yml");
+        let rules = std::fs::read_to_string(path).expect("alerts.yml");
+        let capped = cap_for(&rules, Duration::from_secs(60));
+        assert_eq!(
+            rules.matches("- alert:").count(),
+            capped.matches("- alert:").count()
+        );
+        assert!(rules.contains("for: 15m") && !capped.contains("for: 15m"));
+        assert_eq!(rules.lines().count(), capped.lines().count());
     }
 
     #[test]
