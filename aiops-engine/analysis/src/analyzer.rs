@@ -80,9 +80,15 @@ pub struct Analyzer {
     latest: BTreeMap<String, BTreeMap<String, f64>>,
     down: BTreeMap<String, bool>,
     pub evaluations: u64,
+    /// Changes the engine itself makes, by service: until when, and why.
+    expected: BTreeMap<String, (i64, String)>,
 }
 
 const RECENT_SIGNALS: usize = 2_000;
+/// Services with an expected change at once, at most.
+const MAX_EXPECTED: usize = 256;
+/// Expired expectations are dropped this long after they end.
+const EXPECTED_KEPT_MS: i64 = 3_600_000;
 
 impl Analyzer {
     pub fn new(config: AnalysisConfig) -> Self {
@@ -101,6 +107,7 @@ impl Analyzer {
             latest: BTreeMap::new(),
             down: BTreeMap::new(),
             evaluations: 0,
+            expected: BTreeMap::new(),
             config,
         }
     }
@@ -195,6 +202,7 @@ impl Analyzer {
             kind: SignalKind::Alert,
             service: service.to_owned(),
             peer: None,
+            labels: alert_labels(&alert.labels),
             metric: name.to_owned(),
             score: if strong { 1.0 } else { 0.5 },
             direction: Direction::None,
@@ -223,8 +231,42 @@ impl Analyzer {
         self.accept(vec![signal], now_ms);
     }
 
+    /// A change the engine itself makes (a playbook's restart or roll-back
+    /// of `service`): until `until_ms`, the restart, the short `up = 0` and
+    /// the new version it causes are context (weak), not a crash or an
+    /// outage, and say why.
+    pub fn expect_change(&mut self, service: &str, until_ms: i64, why: &str) {
+        self.expected
+            .retain(|_, (until, _)| *until >= until_ms - EXPECTED_KEPT_MS);
+        if self.expected.len() >= MAX_EXPECTED && !self.expected.contains_key(service) {
+            return;
+        }
+        self.expected
+            .insert(service.to_owned(), (until_ms, why.to_owned()));
+    }
+
+    /// The change did not happen after all (the action failed).
+    pub fn forget_expected(&mut self, service: &str) {
+        self.expected.remove(service);
+    }
+
+    fn soften_expected(&self, signal: &mut Signal, now_ms: i64) {
+        let caused = matches!(signal.kind, SignalKind::Restart | SignalKind::Deploy)
+            || (signal.kind == SignalKind::MetricAnomaly && signal.metric == "up");
+        if !caused {
+            return;
+        }
+        if let Some((until, why)) = self.expected.get(&signal.service)
+            && now_ms <= *until
+        {
+            signal.weight = Weight::Weak;
+            signal.why = format!("{} (expected: {why})", signal.why);
+        }
+    }
+
     fn accept(&mut self, signals: Vec<Signal>, now_ms: i64) {
-        for signal in signals {
+        for mut signal in signals {
+            self.soften_expected(&mut signal, now_ms);
             if self.recent.len() >= RECENT_SIGNALS {
                 self.recent.pop_front();
             }
@@ -333,6 +375,20 @@ impl Analyzer {
 }
 
 /// `2024-01-02T03:04:05.678Z` (or with an offset) to unix milliseconds.
+/// Labels an alert signal keeps at most, and their lengths: enough for
+/// playbooks to match on, bounded whatever Alertmanager sends.
+const MAX_ALERT_LABELS: usize = 32;
+const MAX_ALERT_LABEL_LEN: usize = 256;
+
+fn alert_labels(labels: &[(String, String)]) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .filter(|(n, v)| n.len() <= MAX_ALERT_LABEL_LEN && v.len() <= MAX_ALERT_LABEL_LEN)
+        .take(MAX_ALERT_LABELS)
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
+}
+
 fn parse_rfc3339_ms(raw: &str) -> Option<i64> {
     let (date, time) = raw.split_once('T')?;
     let mut d = date.splitn(3, '-');
@@ -394,6 +450,37 @@ mod tests {
         let incidents = analyzer.correlator().incidents();
         assert_eq!(incidents.len(), 1, "{incidents:?}");
         assert_eq!(incidents[0].services, vec!["cart".to_string()]);
+    }
+
+    #[test]
+    fn a_restart_the_engine_made_is_context_not_a_crash() {
+        let restart = |at_ms| OutsideChange {
+            service: "cart".into(),
+            kind: OutsideChangeKind::Restart,
+            source: "docker".into(),
+            subject: "shop_cart_1".into(),
+            at_ms,
+            why: "cart container shop_cart_1 started again".into(),
+        };
+        let mut analyzer = Analyzer::new(AnalysisConfig::default());
+        analyzer.expect_change("cart", 160_000, "restarted by the playbook restart-leak");
+        analyzer.observe_change(restart(99_000), 100_000);
+        let recent: Vec<_> = analyzer.recent_signals().collect();
+        assert_eq!(recent[0].weight, crate::signal::Weight::Weak);
+        assert!(
+            recent[0]
+                .why
+                .contains("expected: restarted by the playbook"),
+            "{}",
+            recent[0].why
+        );
+        assert!(
+            analyzer.correlator().incidents().is_empty(),
+            "context opens nothing"
+        );
+        // after the window, a restart is a crash again
+        analyzer.observe_change(restart(199_000), 200_000);
+        assert_eq!(analyzer.correlator().incidents().len(), 1);
     }
 
     #[test]

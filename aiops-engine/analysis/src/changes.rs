@@ -247,6 +247,7 @@ fn change(
         kind,
         service: service.to_owned(),
         peer: None,
+        labels: Default::default(),
         metric: metric.to_owned(),
         score: 1.0,
         direction: Direction::None,

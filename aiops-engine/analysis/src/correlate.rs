@@ -318,6 +318,7 @@ impl Correlator {
             revision: 0,
             signals_dropped: 0,
             window_causes: Vec::new(),
+            severity: Default::default(),
         };
         incident.note(
             now_ms,
@@ -486,8 +487,41 @@ impl Correlator {
             );
         }
         incident.root_cause = ranking;
+        let (severity, why) = crate::severity::assess(incident);
+        if severity > incident.severity {
+            incident.severity = severity;
+            incident.note(
+                now_ms,
+                "severity",
+                format!("severity {}: {why}", severity.as_str()),
+            );
+        }
+        if let Some(title) = title(incident) {
+            incident.title = title;
+        }
         incident.touch(now_ms);
         self.changed.insert(incident.id.clone());
+    }
+
+    /// Writes a note on an incident's timeline (`event` says what kind:
+    /// `action`, `escalated`, ...), from outside the analysis.
+    pub fn annotate(
+        &mut self,
+        id: &str,
+        event: &str,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<&Incident, LifecycleError> {
+        let index = self
+            .incidents
+            .iter()
+            .position(|i| i.id == id)
+            .ok_or(LifecycleError::NotFound)?;
+        let incident = &mut self.incidents[index];
+        incident.note(now_ms, event, detail.to_owned());
+        incident.touch(now_ms);
+        self.changed.insert(id.to_owned());
+        Ok(&self.incidents[index])
     }
 
     fn remember(&mut self, signal: Signal) {
@@ -533,6 +567,22 @@ fn incident_id(signal: &Signal) -> String {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     format!("inc-{:x}-{:06x}", signal.detected_ms, hash & 0xff_ffff)
+}
+
+/// The top-ranked service and its strongest own signal: the title follows
+/// the ranking, so it names the likely cause rather than the first symptom.
+fn title(incident: &Incident) -> Option<String> {
+    let top = &incident.root_cause.first()?.service;
+    let strongest = incident
+        .own_signals(top)
+        .filter(|s| !s.is_change())
+        .max_by(|a, b| {
+            (a.weight, a.is_active(), a.score)
+                .partial_cmp(&(b.weight, b.is_active(), b.score))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .or_else(|| incident.own_signals(top).next())?;
+    Some(format!("{top}: {}", headline(strongest)))
 }
 
 fn headline(signal: &Signal) -> String {

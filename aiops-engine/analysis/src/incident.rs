@@ -92,6 +92,9 @@ pub struct Incident {
     /// The window ranking the edge last computed, best first.
     #[serde(default)]
     pub window_causes: Vec<WindowCause>,
+    /// The worst the incident has been (it only rises).
+    #[serde(default)]
+    pub severity: crate::severity::Severity,
 }
 
 impl Incident {
@@ -104,6 +107,14 @@ impl Incident {
             .iter()
             .map(|m| &m.signal)
             .filter(|s| s.is_active())
+    }
+
+    /// A service's own signals (not those naming it as a peer).
+    pub fn own_signals<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Signal> + 'a {
+        self.signals
+            .iter()
+            .map(|m| &m.signal)
+            .filter(move |s| s.service == service)
     }
 
     pub(crate) fn note(&mut self, ts_ms: i64, event: &str, detail: impl Into<String>) {

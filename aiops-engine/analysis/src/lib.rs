@@ -13,6 +13,7 @@ pub mod incident;
 pub mod logs;
 pub mod rank;
 pub mod rules;
+pub mod severity;
 pub mod signal;
 pub mod watch;
 
@@ -24,4 +25,5 @@ pub use graph::Graph;
 pub use history::{Column, History, HistoryConfig};
 pub use incident::{Cause, Incident, IncidentState, Member, TimelineEntry, WindowCause};
 pub use rules::RulesFile;
+pub use severity::Severity;
 pub use signal::{Direction, Signal, SignalKind, Weight};

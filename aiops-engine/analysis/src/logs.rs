@@ -165,6 +165,7 @@ fn to_signal(s: LogSignal) -> Signal {
         kind,
         service: s.service,
         peer: None,
+        labels: Default::default(),
         metric,
         score: s.score.clamp(0.0, 1.0),
         direction: match s.direction {

@@ -302,6 +302,7 @@ mod window_tests {
             kind: SignalKind::MetricAnomaly,
             service: service.into(),
             peer: peer.map(Into::into),
+            labels: Default::default(),
             metric: metric.into(),
             score: 0.8,
             direction: Direction::Up,
@@ -341,6 +342,7 @@ mod window_tests {
             revision: 1,
             signals_dropped: 0,
             window_causes: window,
+            severity: Default::default(),
         }
     }
 

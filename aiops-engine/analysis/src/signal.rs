@@ -2,6 +2,8 @@
 //! source (metric detectors, log templates, changes, alerts) produces and
 //! the correlator groups.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,6 +47,9 @@ pub struct Signal {
     /// For client-side signals: the callee as the caller names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
+    /// An alert's labels (bounded), for playbooks that match on them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     /// The measured thing: `error_ratio`, `latency_p99`, a template text...
     pub metric: String,
     /// 0..=1.

@@ -136,6 +136,7 @@ impl MetricWatch {
                 kind: SignalKind::MetricAnomaly,
                 service: value.service.clone(),
                 peer: value.peer.clone(),
+                labels: Default::default(),
                 metric: value.metric.to_owned(),
                 score: verdict.score.clamp(0.0, 1.0),
                 direction: match anomaly.direction {

@@ -23,6 +23,9 @@ pub enum DockerError {
     },
     #[error("container {0} is not part of the watched stack (no service label)")]
     NotWatched(String),
+    /// The action cannot be done here, and why.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Which containers belong to the stack, and where their service name is.
@@ -53,6 +56,8 @@ const REQUEST_TIMEOUT_S: u64 = 30;
 pub struct DockerTarget {
     docker: Docker,
     selector: Selector,
+    /// Shared by every clone: the watcher's looks feed the roll-backs.
+    pub(crate) images: std::sync::Arc<parking_lot::Mutex<crate::remedy::ImageHistory>>,
 }
 
 impl DockerTarget {
@@ -73,7 +78,11 @@ impl DockerTarget {
             .ping()
             .await
             .map_err(|e| connect_error(e.to_string()))?;
-        Ok(Self { docker, selector })
+        Ok(Self {
+            docker,
+            selector,
+            images: Default::default(),
+        })
     }
 
     pub fn selector(&self) -> &Selector {
@@ -122,6 +131,7 @@ impl DockerTarget {
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
+        self.images.lock().observe(&out);
         Ok(out)
     }
 

@@ -1,5 +1,6 @@
 //! The Docker Engine API at the engine's edge: a remediation target (restart
-//! a container, read its state and restart count) and a source of changes
+//! a service's container, roll it back to the image it ran before, read its
+//! state and restart count) and a source of changes
 //! (restarts and image changes of a stack's containers, reported per
 //! service so they join that service's incident).
 //!
@@ -8,6 +9,7 @@
 
 pub mod client;
 pub mod facts;
+pub mod remedy;
 pub mod tracker;
 pub mod watch;
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use aiops_eval::chaos::scenario::{self, FAULT_KINDS, SERVICES};
+use aiops_eval::chaos::scenario::{self, RELEASE};
 
 #[test]
 fn shipped_scenarios_cover_every_service_and_fault_kind() {
@@ -22,12 +22,14 @@ fn shipped_scenarios_cover_every_service_and_fault_kind() {
         .iter()
         .flat_map(|s| s.faults.iter().map(|f| f.service.as_str()))
         .collect();
-    assert_eq!(services, SERVICES.into_iter().collect());
+    assert_eq!(services, shop_topology::names().collect());
     let kinds: BTreeSet<&str> = scenarios
         .iter()
         .flat_map(|s| s.faults.iter().map(|f| f.kind.as_str()))
         .collect();
-    assert_eq!(kinds, FAULT_KINDS.into_iter().collect());
+    let mut all: BTreeSet<&str> = shop_topology::FAULT_KINDS.into_iter().collect();
+    all.insert(RELEASE);
+    assert_eq!(kinds, all);
     let quiet = scenarios
         .iter()
         .find(|s| s.faults.is_empty())

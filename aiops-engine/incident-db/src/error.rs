@@ -54,6 +54,10 @@ pub enum DbError {
     #[error("invalid engine state key {key:?}: expected a non-empty name")]
     InvalidStateKey { key: String },
 
+    /// An action ledger event cannot be stored as given.
+    #[error("invalid action event: {reason}")]
+    InvalidAction { reason: String },
+
     /// A statement failed; `op` names what was being attempted.
     #[error("failed to {op} ({backend}): {cause}")]
     Query {

@@ -6,11 +6,13 @@
 //! Writes are ordered by the engine's `revision`: an upsert that does not
 //! raise it is ignored, so a late or replayed writer cannot roll back.
 
+mod actions;
 mod error;
 mod postgres;
 mod row;
 mod sqlite;
 
+pub use actions::{ActionEvent, Appended, MAX_RECORD_BYTES};
 pub use error::DbError;
 pub use row::{IncidentRow, ListFilter, MAX_LIST_LIMIT, RESOLVED, STATES, Upserted};
 
@@ -129,6 +131,35 @@ impl IncidentDb {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::get_state(pool, key).await,
             Backend::Postgres(pool) => postgres::get_state(pool, key).await,
+        }
+    }
+
+    /// Appends an event to the action ledger; [`Appended::AlreadyThere`]
+    /// when the action already had that event (nothing is stored then).
+    pub async fn append_action(&self, event: &ActionEvent) -> Result<Appended, DbError> {
+        event.check()?;
+        let added = match &self.backend {
+            Backend::Sqlite(pool) => sqlite::append_action(pool, event).await?,
+            Backend::Postgres(pool) => postgres::append_action(pool, event).await?,
+        };
+        Ok(if added {
+            Appended::New
+        } else {
+            Appended::AlreadyThere
+        })
+    }
+
+    /// The current record (latest event) of the `limit` most recently
+    /// changed actions, newest first; of one incident's only, when given.
+    pub async fn actions(
+        &self,
+        incident_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, DbError> {
+        let limit = limit.clamp(1, i64::try_from(MAX_LIST_LIMIT).unwrap_or(i64::MAX));
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::actions(pool, incident_id, limit).await,
+            Backend::Postgres(pool) => postgres::actions(pool, incident_id, limit).await,
         }
     }
 

@@ -220,3 +220,43 @@ pub(crate) async fn get_state(pool: &SqlitePool, key: &str) -> Result<Option<Str
         .await
         .map_err(DbError::query("read engine state", BACKEND))
 }
+
+pub(crate) async fn append_action(
+    pool: &SqlitePool,
+    e: &crate::ActionEvent,
+) -> Result<bool, DbError> {
+    let added = sqlx::query(
+        "INSERT INTO action_events (action_id, event, incident_id, at_ms, by_whom, record) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (action_id, event) DO NOTHING",
+    )
+    .bind(&e.action_id)
+    .bind(&e.event)
+    .bind(&e.incident_id)
+    .bind(e.at_ms)
+    .bind(&e.by)
+    .bind(&e.record)
+    .execute(pool)
+    .await
+    .map_err(DbError::query("append an action event", BACKEND))?
+    .rows_affected();
+    Ok(added == 1)
+}
+
+pub(crate) async fn actions(
+    pool: &SqlitePool,
+    incident_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<String>, DbError> {
+    // the latest event of each action, newest first
+    sqlx::query_scalar(
+        "SELECT e.record FROM action_events e \
+         WHERE e.seq = (SELECT MAX(l.seq) FROM action_events l WHERE l.action_id = e.action_id) \
+         AND (?1 IS NULL OR e.incident_id = ?1) \
+         ORDER BY e.seq DESC LIMIT ?2",
+    )
+    .bind(incident_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(DbError::query("read the action ledger", BACKEND))
+}

@@ -104,6 +104,7 @@ postgres_suite!(
     concurrent_upserts_same_id,
     hostile_strings_roundtrip,
     engine_state_roundtrip,
+    action_ledger_appends_once,
 );
 
 #[tokio::test]

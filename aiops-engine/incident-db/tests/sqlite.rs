@@ -38,6 +38,7 @@ sqlite_suite!(
     concurrent_upserts_same_id,
     hostile_strings_roundtrip,
     engine_state_roundtrip,
+    action_ledger_appends_once,
 );
 
 #[tokio::test]

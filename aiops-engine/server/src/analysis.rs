@@ -199,6 +199,8 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
         })
         .await;
         persist_changed(&state).await;
+        // playbooks decide on what this evaluation found
+        state.remediation.wake.notify_one();
         if templates_saved.elapsed() >= TEMPLATES_SAVE_EVERY {
             templates_saved = tokio::time::Instant::now();
             templates_saved_lines = save_templates(&state, templates_saved_lines).await;

@@ -8,7 +8,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
-use crate::routes::{alertmanager, health, incidents, loki, query, templates, write};
+use crate::config::Role;
+use crate::routes::access::{Needs, require};
+use crate::routes::{actions, alertmanager, health, incidents, loki, query, templates, write};
 use crate::scrape;
 use crate::state::AppState;
 use crate::telemetry;
@@ -23,6 +25,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/alerts/alertmanager", post(alertmanager::webhook))
         // The body limit is checked before the body is read: a breach is a 413.
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes));
+    let needs = |role| {
+        axum::middleware::from_fn_with_state(
+            Needs {
+                state: state.clone(),
+                role,
+            },
+            require,
+        )
+    };
     let read = Router::new()
         .route("/api/v1/series", get(query::series).post(query::series))
         .route(
@@ -31,18 +42,37 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::get))
+        .route("/api/v1/incidents/{id}/actions", get(actions::of_incident))
+        .route("/api/v1/signals", get(incidents::signals))
+        .route("/api/v1/services", get(incidents::services))
+        .route("/api/v1/templates", get(templates::list))
+        .route("/api/v1/history", get(incidents::history))
+        .route("/api/v1/actions", get(actions::list))
+        .route("/api/v1/actions/{id}", get(actions::one))
+        .route("/api/v1/remediation", get(actions::status))
+        .route("/api/v1/playbooks", get(actions::playbooks))
+        .route_layer(needs(Role::Viewer));
+    // every change needs a token with a role, and is recorded under its name
+    let respond = Router::new()
         .route(
             "/api/v1/incidents/{id}/acknowledge",
             post(incidents::acknowledge),
         )
         .route("/api/v1/incidents/{id}/mitigate", post(incidents::mitigate))
         .route("/api/v1/incidents/{id}/resolve", post(incidents::resolve))
-        .route("/api/v1/signals", get(incidents::signals))
-        .route("/api/v1/services", get(incidents::services))
-        .route("/api/v1/templates", get(templates::list))
-        .route("/api/v1/history", get(incidents::history))
+        .route("/api/v1/actions/{id}/approve", post(actions::approve))
+        .route("/api/v1/actions/{id}/deny", post(actions::deny))
+        .route_layer(needs(Role::Responder));
+    let administer = Router::new()
+        .route("/api/v1/remediation", post(actions::switch))
+        .route_layer(needs(Role::Admin));
+    let health = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/readyz", get(health::readyz));
+    let read = read
+        .merge(respond)
+        .merge(administer)
+        .merge(health)
         .layer(DefaultBodyLimit::max(64 * 1024));
     let metrics = Router::new()
         .route("/metrics", get(telemetry::metrics_handler))
@@ -66,10 +96,14 @@ pub async fn run(
     crate::analysis::connect_incidents(&state)
         .await
         .map_err(std::io::Error::other)?;
+    crate::remediation::restore(&state)
+        .await
+        .map_err(|e| std::io::Error::other(format!("remediation ledger: {e}")))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scrapers = scrape::spawn_all(&state, stop_rx.clone());
     let analysis = crate::analysis::spawn(&state, stop_rx.clone());
     let docker = crate::docker::spawn(&state, stop_rx.clone());
+    let remediation = crate::remediation::spawn(&state, stop_rx.clone());
     let compactor = tokio::spawn(compact_loop(state.clone(), stop_rx));
     let served = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
@@ -81,6 +115,9 @@ pub async fn run(
     let _ = compactor.await;
     if let Some(docker) = docker {
         let _ = docker.await;
+    }
+    if let Some(remediation) = remediation {
+        let _ = remediation.await;
     }
     for task in analysis {
         let _ = task.await;

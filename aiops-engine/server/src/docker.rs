@@ -41,6 +41,7 @@ async fn run(state: AppState, config: DockerConfig, mut stop: watch::Receiver<bo
         }
     };
     tracing::info!(socket = %config.socket, project = ?config.project, "watching containers through the docker engine");
+    let _ = state.docker_target.set(target.clone());
     let clock = state.clock.clone();
     let analysis = state.analysis.clone();
     aiops_docker::watch(

@@ -9,6 +9,8 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod docker;
+pub mod playbook_cli;
+pub mod remediation;
 pub mod routes;
 pub mod scrape;
 pub mod state;

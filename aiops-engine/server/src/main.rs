@@ -33,6 +33,12 @@ enum Command {
         #[command(subcommand)]
         command: aiops_eval::cli::EvalCommand,
     },
+    /// Playbooks: validate files, test one against a recorded incident,
+    /// print the JSON Schema.
+    Playbook {
+        #[command(subcommand)]
+        command: aiops_server::playbook_cli::PlaybookCommand,
+    },
     /// Exits 0 when the engine on this host answers `/healthz` within two
     /// seconds, 1 otherwise: Docker's HEALTHCHECK (the image has no shell).
     Healthcheck {
@@ -60,6 +66,9 @@ fn main() {
                 eprintln!("aiops eval: {e:#}");
                 std::process::exit(1);
             }
+        }
+        Command::Playbook { command } => {
+            std::process::exit(aiops_server::playbook_cli::run(command))
         }
         Command::Healthcheck { url } => {
             let url = url.map_or_else(|| healthz_url(std::env::var("AIOPS_LISTEN").ok()), Ok);

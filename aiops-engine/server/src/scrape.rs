@@ -113,6 +113,7 @@ async fn scrape_loop(
             }
         };
         let outcome = state.series.append(&batch, now_ms);
+        state.remediation.saw_telemetry(now_ms);
         state.scraped.notify_one();
         state
             .metrics

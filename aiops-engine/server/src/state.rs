@@ -12,7 +12,7 @@ use aiops_core::{
 };
 use tokio::sync::Semaphore;
 
-use crate::auth::IngestAuth;
+use crate::auth::{ApiAuth, IngestAuth};
 use crate::config::Config;
 use crate::telemetry::EngineMetrics;
 
@@ -33,6 +33,12 @@ pub struct AppState {
     /// Woken after each scrape is stored, so the analysis evaluates fresh
     /// data at once instead of up to an interval later.
     pub scraped: Arc<tokio::sync::Notify>,
+    /// API tokens and roles.
+    pub api_auth: ApiAuth,
+    /// Playbooks, the ledger, the kill switch, the executor.
+    pub remediation: Arc<crate::remediation::Remediation>,
+    /// The Docker watcher's connection, once made (the docker executor acts through it).
+    pub docker_target: Arc<OnceLock<aiops_docker::DockerTarget>>,
 }
 
 /// The wall clock, behind a trait so tests can pin time.
@@ -97,7 +103,14 @@ impl AppState {
         metrics.register_collector(Box::new(crate::analysis_metrics::AnalysisCollector {
             analysis: analysis.clone(),
         }));
+        let docker_target = Arc::new(OnceLock::new());
         Self {
+            remediation: Arc::new(crate::remediation::Remediation::new(
+                &config,
+                docker_target.clone(),
+            )),
+            docker_target,
+            api_auth: ApiAuth::new(&config.api),
             analysis,
             incident_db: Arc::new(OnceLock::new()),
             scraped: Arc::new(tokio::sync::Notify::new()),

@@ -33,6 +33,46 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    /// restart, rollback, scale, annotate, wait, escalate, undo-*, other
+    pub action: &'static str,
+    /// The state entered, verified, verification_failed, other
+    pub event: &'static str,
+}
+
+const ACTIONS: [&str; 8] = [
+    "restart",
+    "rollback",
+    "scale",
+    "annotate",
+    "wait",
+    "escalate",
+    "undo-rollback",
+    "undo-scale",
+];
+const EVENTS: [&str; 11] = [
+    "planned",
+    "pending_approval",
+    "approved",
+    "denied",
+    "running",
+    "succeeded",
+    "failed",
+    "undone",
+    "skipped",
+    "verified",
+    "verification_failed",
+];
+
+fn bounded(value: &str, known: &[&'static str]) -> &'static str {
+    known
+        .iter()
+        .find(|k| **k == value)
+        .copied()
+        .unwrap_or("other")
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
     pub route: String,
     pub method: String,
@@ -57,6 +97,7 @@ pub struct EngineMetrics {
     pub samples_rejected: Family<RejectLabels, Counter>,
     pub ignored: Family<KindLabels, Counter>,
     pub http_duration: DurationFamily,
+    pub actions: Family<ActionLabels, Counter>,
 }
 
 impl EngineMetrics {
@@ -116,7 +157,14 @@ impl EngineMetrics {
             Unit::Seconds,
             http_duration.clone(),
         );
+        let actions = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "remediation_action_events",
+            "Action ledger events appended, by action and the state (or verdict) entered",
+            actions.clone(),
+        );
         Arc::new(Self {
+            actions,
             registry: Mutex::new(root),
             samples_ingested,
             log_lines_ingested,
@@ -136,6 +184,15 @@ impl EngineMetrics {
                 .sub_registry_with_prefix("aiops")
                 .register_collector(collector);
         }
+    }
+
+    pub fn count_action(&self, action: &str, event: &str) {
+        self.actions
+            .get_or_create(&ActionLabels {
+                action: bounded(action, &ACTIONS),
+                event: bounded(event, &EVENTS),
+            })
+            .inc();
     }
 
     pub fn reject(&self, endpoint: &'static str, reason: &'static str) {

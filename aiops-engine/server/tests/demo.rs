@@ -253,10 +253,10 @@ async fn the_demo_wires_the_shop_to_the_engine_and_stops_it_all() {
         Duration::from_secs(60),
         || async {
             let mut down = Vec::new();
-            for (service, port) in SERVICES {
-                let url = format!("http://127.0.0.1:{port}/healthz");
+            for service in SERVICES {
+                let url = format!("http://127.0.0.1:{}/healthz", service.port);
                 if !matches!(get(&client, &url).await, Some((200, _))) {
-                    down.push(service);
+                    down.push(service.name);
                 }
             }
             if down.is_empty() {
@@ -267,7 +267,7 @@ async fn the_demo_wires_the_shop_to_the_engine_and_stops_it_all() {
         },
     )
     .await;
-    let wanted: BTreeSet<String> = SERVICES.iter().map(|(s, _)| s.to_string()).collect();
+    let wanted: BTreeSet<String> = SERVICES.iter().map(|s| s.name.to_string()).collect();
     eventually(
         &demo,
         "up series for the seven jobs",

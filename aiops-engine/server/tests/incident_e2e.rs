@@ -44,7 +44,12 @@ impl Drop for Process {
 fn engine_config(dir: &Path, port: u16) -> std::path::PathBuf {
     let jobs: String = SERVICES
         .iter()
-        .map(|(name, p)| format!("    - {{job: {name}, targets: ['127.0.0.1:{p}']}}\n"))
+        .map(|s| {
+            format!(
+                "    - {{job: {}, targets: ['127.0.0.1:{}']}}\n",
+                s.name, s.port
+            )
+        })
         .collect();
     // This test is about an error fault. CI runs it beside other heavy
     // tests on two cores, where request latency jumps for reasons of its

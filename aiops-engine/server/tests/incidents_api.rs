@@ -22,13 +22,29 @@ impl Clock for FixedClock {
     }
 }
 
+/// Alice may work incidents; Vic may only read.
+const TOKENS: &str = "auth:\n  api_tokens:\n    - {name: alice, role: responder, token: alice-token-0123456}\n    - {name: vic, role: viewer, token: vic-token-01234567}\n";
+const ALICE: &str = "alice-token-0123456";
+
 async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-    let request = Request::builder()
+    send_as(app, Some(ALICE), method, uri, body).await
+}
+
+async fn send_as(
+    app: &Router,
+    token: Option<&str>,
+    method: &str,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder()
         .method(method)
         .uri(uri)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_owned()))
-        .expect("request");
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request.body(Body::from(body.to_owned())).expect("request");
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
     let bytes = response
@@ -48,10 +64,10 @@ const ALERT: &str = r#"{"version":"4","groupKey":"{}:{alertname=\"ShopServiceDow
 
 #[tokio::test]
 async fn an_alert_opens_an_incident_that_people_can_work_on() {
-    let config = Config::parse("", &std::collections::HashMap::new()).expect("config");
+    let config = Config::parse(TOKENS, &std::collections::HashMap::new()).expect("config");
     let app = app(AppState::with_clock(config, Arc::new(FixedClock)));
-    let (status, _) = send(&app, "GET", "/api/v1/incidents", "").await;
-    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send_as(&app, None, "GET", "/api/v1/incidents", "").await;
+    assert_eq!(status, StatusCode::OK, "reading is open by default");
 
     for _ in 0..2 {
         let (status, _) = send(&app, "POST", "/api/v1/alerts/alertmanager", ALERT).await;
@@ -84,20 +100,40 @@ async fn an_alert_opens_an_incident_that_people_can_work_on() {
         (StatusCode::OK, Some(id.as_str()))
     );
 
-    let (status, acked) = send(
-        &app,
-        "POST",
-        &format!("/api/v1/incidents/{id}/acknowledge"),
-        r#"{"by":"alice"}"#,
-    )
-    .await;
+    // changes need a responder's token, and are recorded under its name
+    let ack = format!("/api/v1/incidents/{id}/acknowledge");
+    let (status, body) = send_as(&app, None, "POST", &ack, "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = send_as(&app, Some("vic-token-01234567"), "POST", &ack, "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("vic is a viewer"),
+        "{body}"
+    );
+    let (status, body) = send_as(&app, Some("mallory-token-0000"), "POST", &ack, "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, one) = send(&app, "GET", &format!("/api/v1/incidents/{id}"), "").await;
+    assert_eq!(
+        (status, &one["data"]["state"]),
+        (StatusCode::OK, &Value::from("open")),
+        "nothing changed"
+    );
+    let (status, acked) = send(&app, "POST", &ack, r#"{"note":"on it"}"#).await;
     assert_eq!(status, StatusCode::OK, "{acked}");
     assert_eq!(acked["data"]["state"], "acknowledged");
     let timeline = acked["data"]["timeline"].as_array().expect("timeline");
     assert!(
         timeline
             .iter()
-            .any(|e| e["detail"] == "acknowledged by alice")
+            .any(|e| e["detail"] == "acknowledged by alice (on it)"),
+        "{timeline:?}"
+    );
+    assert!(
+        acked["data"]["actions"].is_array(),
+        "the incident carries its actions"
     );
 
     let (status, resolved) =
@@ -133,7 +169,7 @@ async fn an_alert_opens_an_incident_that_people_can_work_on() {
 
 #[tokio::test]
 async fn hostile_requests_get_a_clear_4xx() {
-    let config = Config::parse("", &std::collections::HashMap::new()).expect("config");
+    let config = Config::parse(TOKENS, &std::collections::HashMap::new()).expect("config");
     let app = app(AppState::with_clock(config, Arc::new(FixedClock)));
     let long_id = "x".repeat(500);
     for (method, uri, body, expected, needle) in [
@@ -189,9 +225,9 @@ async fn hostile_requests_get_a_clear_4xx() {
         (
             "POST",
             "/api/v1/incidents/nope/acknowledge",
-            r#"{"by":7}"#,
+            r#"{"note":7}"#,
             StatusCode::BAD_REQUEST,
-            "by",
+            "note",
         ),
         (
             "GET",

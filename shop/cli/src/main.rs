@@ -33,6 +33,15 @@ enum Command {
         /// Also run the load generator against the frontend.
         #[arg(long)]
         load: bool,
+        /// Serve the supervisor's control API (restart, deploy, roll back,
+        /// state) here, e.g. 127.0.0.1:9801; its bearer token is
+        /// SHOP_CONTROL_TOKEN (made up and printed when unset).
+        #[arg(long)]
+        control: Option<std::net::SocketAddr>,
+        /// Write each service's output to <dir>/<service>.log instead of
+        /// this terminal.
+        #[arg(long)]
+        logs: Option<std::path::PathBuf>,
         #[command(flatten)]
         load_args: LoadArgs,
     },
@@ -120,9 +129,18 @@ fn main() {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { service } => run_service(&service),
-        Command::Up { load, load_args } => {
+        Command::Up {
+            load,
+            control,
+            logs,
+            load_args,
+        } => {
             let load = load.then(|| load_args.options().unwrap_or_else(|e| usage_error(&e)));
-            exit_with(supervisor::up(load));
+            exit_with(supervisor::up(supervisor::Up {
+                load,
+                control,
+                logs,
+            }));
         }
         Command::Healthcheck { url } => {
             let url = url.map_or_else(|| healthz_url(std::env::var("SHOP_LISTEN").ok()), Ok);

@@ -1,47 +1,114 @@
-//! `shop up`: the seven services as child processes of this one, their
-//! output prefixed with the service name, restarted with backoff when they
-//! die (as a container runtime would), and stopped with SIGTERM on Ctrl-C.
+//! `shop up`: the seven services as child processes of this one, kept
+//! running by the project's one supervisor (restarted with back-off when
+//! they die, as a container runtime would), their output prefixed with the
+//! service name or written to a file per service, stopped in order on
+//! Ctrl-C. With `--control`, the supervisor's control API (restart, deploy,
+//! roll back, state) is served for the engine's remediation.
 
-use std::process::Stdio;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use shop_common::ports::SERVICES;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::watch;
+use shop_topology::{SERVICES, START_ORDER};
+use supervisor::{Options, Output, Spec, Supervisor};
 
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-const STOP_GRACE: Duration = Duration::from_secs(10);
+/// The variable that holds the control API's token.
+pub const CONTROL_TOKEN_VAR: &str = "SHOP_CONTROL_TOKEN";
 
-pub fn up(load: Option<shop_loadgen::Options>) -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(run(load))
+pub struct Up {
+    pub load: Option<shop_loadgen::Options>,
+    /// Serve the control API here.
+    pub control: Option<SocketAddr>,
+    /// One `<service>.log` per service here instead of prefixed stdout.
+    pub logs: Option<PathBuf>,
 }
 
-async fn run(load: Option<shop_loadgen::Options>) -> anyhow::Result<()> {
+pub fn up(up: Up) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(run(up))
+}
+
+/// The token in `var`, or a new one, printed for the person starting the shop.
+fn token_or_new(var: &str, what: &str) -> String {
+    match std::env::var(var) {
+        Ok(t) if !t.is_empty() => t,
+        _ => {
+            let t = format!(
+                "shop-{:016x}{:016x}",
+                rand::random::<u64>(),
+                rand::random::<u64>()
+            );
+            println!("shop | {what} (set {var} to choose your own): {t}");
+            t
+        }
+    }
+}
+
+async fn run(up: Up) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
-    let mut extra_env = Vec::new();
-    if std::env::var_os("SHOP_ADMIN_TOKEN").is_none() {
-        let token = format!("shop-{:016x}", rand::random::<u64>());
-        println!("shop | chaos api token (set SHOP_ADMIN_TOKEN to choose your own): {token}");
-        extra_env.push(("SHOP_ADMIN_TOKEN".to_string(), token));
+    let env = vec![(
+        "SHOP_ADMIN_TOKEN".to_string(),
+        token_or_new("SHOP_ADMIN_TOKEN", "chaos api token"),
+    )];
+    if let Some(dir) = &up.logs {
+        std::fs::create_dir_all(dir)?;
     }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut supervisors = Vec::new();
-    for (name, port) in SERVICES {
-        let mut env = extra_env.clone();
-        env.push(("SHOP_LISTEN".into(), format!("127.0.0.1:{port}")));
-        supervisors.push(tokio::spawn(supervise(
-            exe.clone(),
+    // bind before starting anything: a taken control port is a usage error
+    let control = match up.control {
+        Some(addr) => Some((
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot serve the control API on {addr}: {e}"))?,
+            token_or_new(CONTROL_TOKEN_VAR, "control api token"),
+        )),
+        None => None,
+    };
+    let sup = Supervisor::new();
+    for name in START_ORDER {
+        let Some(service) = SERVICES.iter().find(|s| s.name == name) else {
+            continue;
+        };
+        let mut service_env = env.clone();
+        service_env.push(("SHOP_LISTEN".into(), format!("127.0.0.1:{}", service.port)));
+        let output = match &up.logs {
+            Some(dir) => Output::File(dir.join(format!("{name}.log"))),
+            None => Output::Prefixed,
+        };
+        sup.start(
             name,
-            env,
-            stop_rx.clone(),
-        )));
+            Spec {
+                program: exe.clone(),
+                args: vec!["run".into(), name.into()],
+                env: service_env,
+            },
+            Options {
+                output,
+                version_env: Some("SHOP_VERSION".into()),
+                ..Options::default()
+            },
+        )?;
     }
-    let load_task = load.map(|options| {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let control_task = control.map(|(listener, token)| {
+        let mut stopped = stop_rx.clone();
+        let sup: Arc<Supervisor> = sup.clone();
+        println!(
+            "shop | control api on http://{}",
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        );
+        tokio::spawn(async move {
+            let _ = supervisor::control::serve(listener, sup, &token, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+        })
+    });
+    let load_task = up.load.map(|options| {
         let mut stop_rx = stop_rx.clone();
         tokio::spawn(async move {
             if !wait_ready(&options.target, Duration::from_secs(60)).await {
@@ -67,9 +134,12 @@ async fn run(load: Option<shop_loadgen::Options>) -> anyhow::Result<()> {
     if let Some(task) = load_task {
         let _ = task.await;
     }
-    for s in supervisors {
-        let _ = s.await;
+    if let Some(task) = control_task {
+        let _ = task.await;
     }
+    // callers first, so the last requests find their peers
+    let order: Vec<&str> = START_ORDER.iter().rev().copied().collect();
+    sup.stop_all(&order).await;
     Ok(())
 }
 
@@ -88,105 +158,4 @@ async fn wait_ready(base: &str, within: Duration) -> bool {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     false
-}
-
-/// Resolves once the stop flag is set (the watch guard is not held across awaits).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
-/// Keeps one service running until told to stop.
-async fn supervise(
-    exe: std::path::PathBuf,
-    name: &'static str,
-    env: Vec<(String, String)>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        let started = tokio::time::Instant::now();
-        let mut child = match spawn(&exe, name, &env) {
-            Ok(c) => c,
-            Err(e) => {
-                println!("{name:>14} | cannot start: {e}");
-                return;
-            }
-        };
-        let exited = tokio::select! {
-            status = child.wait() => status,
-            _ = stopped(&mut stop) => {
-                terminate(&mut child, name).await;
-                return;
-            }
-        };
-        let stopping = *stop.borrow();
-        if stopping {
-            return;
-        }
-        let status = exited
-            .map(|s| s.to_string())
-            .unwrap_or_else(|e| e.to_string());
-        // A service that ran a while gets a fresh backoff.
-        if started.elapsed() > Duration::from_secs(60) {
-            backoff = Duration::from_millis(500);
-        }
-        println!(
-            "{name:>14} | exited ({status}); restarting in {:.1}s",
-            backoff.as_secs_f64()
-        );
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = stopped(&mut stop) => return,
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
-fn spawn(
-    exe: &std::path::Path,
-    name: &'static str,
-    env: &[(String, String)],
-) -> std::io::Result<Child> {
-    let mut command = Command::new(exe);
-    command
-        .arg("run")
-        .arg(name)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn()?;
-    if let Some(out) = child.stdout.take() {
-        tokio::spawn(prefix_lines(name, out));
-    }
-    if let Some(err) = child.stderr.take() {
-        tokio::spawn(prefix_lines(name, err));
-    }
-    Ok(child)
-}
-
-async fn prefix_lines(name: &'static str, stream: impl AsyncRead + Unpin) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        println!("{name:>14} | {line}");
-    }
-}
-
-/// SIGTERM, then SIGKILL if the child has not stopped within the grace period.
-async fn terminate(child: &mut Child, name: &str) {
-    if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-    }
-    if tokio::time::timeout(STOP_GRACE, child.wait())
-        .await
-        .is_err()
-    {
-        println!(
-            "{name:>14} | did not stop within {}s; killing",
-            STOP_GRACE.as_secs()
-        );
-        let _ = child.kill().await;
-    }
 }

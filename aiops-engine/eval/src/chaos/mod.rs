@@ -8,7 +8,6 @@
 
 pub mod judge;
 mod observe;
-mod procs;
 pub mod receiver;
 pub mod record;
 pub mod scenario;
@@ -87,7 +86,10 @@ struct ScenarioReport {
     false_incidents: Vec<FalseAlarm>,
     /// Per alert rule set: alerts that started while no fault was on.
     false_alerts: BTreeMap<String, Vec<FalseAlarm>>,
-    restarts: BTreeMap<String, u32>,
+    /// Per service: exits nobody asked for (crashes the supervisor recovered).
+    crashes: BTreeMap<String, u64>,
+    /// Per service: restarts someone asked for (a playbook's).
+    restarts_asked: BTreeMap<String, u64>,
     /// Times a fault was applied again to a restarted process.
     reapplied: BTreeMap<String, u32>,
 }
@@ -273,7 +275,7 @@ async fn run_one(
 /// `.log_structured.csv` truth.
 fn record_logs(run_dir: &Path, dir: &Path, name: &str) -> anyhow::Result<()> {
     let mut input: Box<dyn std::io::Read> = Box::new(std::io::empty());
-    for service in scenario::SERVICES {
+    for service in shop_topology::START_ORDER {
         let path = run_dir.join(format!("{service}.log"));
         let file = std::fs::File::open(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -390,6 +392,7 @@ async fn drive(
             eprintln!("  recorded {}", folder.display());
         }
     }
+    let (crashes, restarts_asked) = stack.restarts();
     let false_incidents = judge::false_incidents(&windows, &incidents, &rules);
     for f in &false_incidents {
         eprintln!("  false incident {}: {}", f.id, f.why);
@@ -404,7 +407,8 @@ async fn drive(
             .iter()
             .map(|r| (r.clone(), judge::false_alerts(&windows, &alerts, r, &rules)))
             .collect(),
-        restarts: stack.restarts(),
+        crashes,
+        restarts_asked,
         reapplied: stack.reapplied(),
     })
 }

@@ -9,28 +9,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The shop's services, in the order the harness starts them (callees first).
-pub const SERVICES: [&str; 7] = [
-    "catalog",
-    "payments",
-    "orders",
-    "cart",
-    "recommendation",
-    "checkout",
-    "frontend",
-];
-
-/// The chaos API's fault kinds, plus the harness's own `release`.
-pub const FAULT_KINDS: [&str; 8] = [
-    "latency",
-    "errors",
-    "crash",
-    "leak",
-    "cpu",
-    "peer",
-    "readiness",
-    "release",
-];
+/// The harness's own fault kind: a redeploy with a new version and faults
+/// from start-up, undone at the fault's end.
+pub const RELEASE: &str = "release";
 
 const MAX_DURATION: Duration = Duration::from_secs(6 * 3600);
 const MAX_FAULTS: usize = 50;
@@ -225,12 +206,12 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
 
 fn fault(i: usize, f: RawFault, total: Duration) -> Result<Fault, String> {
     let at = |field: &str| format!("faults[{i}].{field}");
-    if !SERVICES.contains(&f.service.as_str()) {
+    if shop_topology::service(&f.service).is_none() {
         return Err(format!(
             "{}: {:?} is not one of {}",
             at("service"),
             f.service,
-            SERVICES.join(", ")
+            shop_topology::names().collect::<Vec<_>>().join(", ")
         ));
     }
     let start = parse_duration(&at("start"), &f.start)?;
@@ -254,7 +235,7 @@ fn fault(i: usize, f: RawFault, total: Duration) -> Result<Fault, String> {
                 chaos_kind(fault).map_err(|e| format!("{}[{j}]: {e}", at("release.faults")))?;
             }
             (
-                "release".to_owned(),
+                RELEASE.to_owned(),
                 FaultAction::Release {
                     version: release.version,
                     faults: release.faults,
@@ -282,10 +263,10 @@ fn chaos_kind(fault: &Value) -> Result<String, String> {
         .get("kind")
         .and_then(Value::as_str)
         .ok_or("a fault is an object with a string `kind`")?;
-    if kind == "release" || !FAULT_KINDS.contains(&kind) {
+    if !shop_topology::FAULT_KINDS.contains(&kind) {
         return Err(format!(
             "unknown kind {kind:?}; expected one of {}",
-            FAULT_KINDS[..7].join(", ")
+            shop_topology::FAULT_KINDS.join(", ")
         ));
     }
     Ok(kind.to_owned())

@@ -15,8 +15,10 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::judge::AlertSeen;
-use super::procs::{Spec, Supervised};
-use super::scenario::{Fault, FaultAction, SERVICES, Scenario};
+use shop_topology::START_ORDER;
+use supervisor::{Options, Output, Release, Spec, Supervisor};
+
+use super::scenario::{Fault, FaultAction, Scenario};
 
 /// Where the pieces listen: `base`..`base+6` the services (in the shop's
 /// port order), `base+720` the engine, `base+10`..`base+12` a Prometheus per
@@ -28,7 +30,7 @@ pub struct Ports {
 
 impl Ports {
     pub fn service(&self, service: &str) -> u16 {
-        let offset = shop_order(service).unwrap_or(0);
+        let offset = shop_topology::default_port(service).map_or(0, |p| p - 8080);
         self.base + offset
     }
     pub fn engine(&self) -> u16 {
@@ -42,27 +44,11 @@ impl Ports {
         self.base + 13
     }
     pub fn all(&self) -> Vec<u16> {
-        let mut v: Vec<u16> = SERVICES.iter().map(|s| self.service(s)).collect();
+        let mut v: Vec<u16> = shop_topology::names().map(|s| self.service(s)).collect();
         v.extend([self.engine(), self.alertmanager()]);
         v.extend((0..=MAX_RULE_VARIANTS).map(|i| self.prometheus(i)));
         v
     }
-}
-
-/// The shop's own port order (frontend 8080 ... recommendation 8086).
-fn shop_order(service: &str) -> Option<u16> {
-    [
-        "frontend",
-        "catalog",
-        "cart",
-        "orders",
-        "checkout",
-        "payments",
-        "recommendation",
-    ]
-    .iter()
-    .position(|s| *s == service)
-    .and_then(|i| u16::try_from(i).ok())
 }
 
 /// Fast variants of the alert rules run beside the rules as written, at most.
@@ -93,12 +79,11 @@ pub struct StackConfig {
 pub struct Stack {
     config: StackConfig,
     pub http: reqwest::Client,
-    engine: Supervised,
-    services: BTreeMap<String, Supervised>,
-    load: Option<Supervised>,
-    /// One per rule set, with its name.
-    prometheus: Vec<(String, Supervised)>,
-    alertmanager: Option<Supervised>,
+    /// Every process of the run: the engine, the seven services, the load,
+    /// a Prometheus per rule set (`prometheus-<rule set>`), Alertmanager.
+    sup: Arc<Supervisor>,
+    /// The rule sets a Prometheus runs for.
+    rulesets: Vec<String>,
     receiver: Option<(JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
     pub alerts: Arc<Mutex<Vec<AlertSeen>>>,
     prober: JoinHandle<()>,
@@ -108,13 +93,34 @@ pub struct Stack {
     reapplied: Arc<Mutex<BTreeMap<String, u32>>>,
 }
 
-/// Fault kinds a restart really cures: the leaked memory or the runaway
-/// loop lives in the process and dies with it. Every other fault is a bug
-/// in the code or its configuration and comes back with the new process.
-pub const CURED_BY_RESTART: [&str; 2] = ["leak", "cpu"];
-
 const SHOP_ENV_VERSION: &str = "SHOP_VERSION";
 const SHOP_ENV_FAULTS: &str = "SHOP_FAULTS";
+/// A crashed process is started again after this, as the first runs were.
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Keeps `spec` running as a process of the run, its output in `log`.
+fn keep(
+    sup: &Supervisor,
+    name: &str,
+    spec: Spec,
+    log: PathBuf,
+    restart: bool,
+) -> anyhow::Result<()> {
+    sup.start(
+        name,
+        spec,
+        Options {
+            output: Output::File(log),
+            restart,
+            backoff_min: RESTART_BACKOFF,
+            backoff_max: RESTART_BACKOFF,
+            own_process_group: true,
+            version_env: Some(SHOP_ENV_VERSION.into()),
+            ..Options::default()
+        },
+    )?;
+    Ok(())
+}
 /// How often each service's `/readyz` is probed (a kubelet's period).
 const PROBE_EVERY: Duration = Duration::from_secs(5);
 
@@ -129,7 +135,9 @@ impl Stack {
         let engine_yaml = engine_config(&config);
         let engine_config_path = config.run_dir.join("aiops.yaml");
         std::fs::write(&engine_config_path, engine_yaml)?;
-        let engine = Supervised::start(
+        let sup = Supervisor::new();
+        keep(
+            &sup,
             "aiops",
             Spec {
                 program: config.aiops.clone(),
@@ -142,7 +150,7 @@ impl Stack {
             },
             config.run_dir.join("aiops.log"),
             true,
-        );
+        )?;
         wait_http(
             &http,
             &format!("{engine_url}/readyz"),
@@ -151,8 +159,7 @@ impl Stack {
         .await
         .map_err(|e| anyhow::anyhow!("the engine did not become ready: {e}"))?;
 
-        let mut services = BTreeMap::new();
-        for service in SERVICES {
+        for service in START_ORDER {
             let mut env = vec![
                 (
                     "SHOP_LISTEN".to_owned(),
@@ -168,13 +175,14 @@ impl Stack {
             if config.log_callsites {
                 env.push(("SHOP_LOG_CALLSITE".to_owned(), "1".to_owned()));
             }
-            for peer in SERVICES {
+            for peer in shop_topology::names() {
                 env.push((
                     format!("SHOP_{}_URL", peer.to_ascii_uppercase()),
                     format!("http://127.0.0.1:{}", ports.service(peer)),
                 ));
             }
-            let proc = Supervised::start(
+            keep(
+                &sup,
                 service,
                 Spec {
                     program: config.shop.clone(),
@@ -183,10 +191,9 @@ impl Stack {
                 },
                 config.run_dir.join(format!("{service}.log")),
                 true,
-            );
-            services.insert(service.to_owned(), proc);
+            )?;
         }
-        for service in SERVICES {
+        for service in START_ORDER {
             let url = format!("http://127.0.0.1:{}/healthz", ports.service(service));
             wait_http(&http, &url, Duration::from_secs(60))
                 .await
@@ -194,7 +201,7 @@ impl Stack {
         }
 
         let alerts = Arc::new(Mutex::new(Vec::new()));
-        let (mut prometheus, mut alertmanager, mut receiver) = (Vec::new(), None, None);
+        let (mut rulesets, mut receiver) = (Vec::new(), None);
         if let (Some(rules), Some(prom), Some(am)) =
             (&config.rules_dir, &config.prometheus, &config.alertmanager)
         {
@@ -203,7 +210,8 @@ impl Stack {
             let am_dir = config.run_dir.join("alertmanager");
             std::fs::create_dir_all(&am_dir)?;
             std::fs::write(am_dir.join("alertmanager.yml"), alertmanager_config(port))?;
-            alertmanager = Some(Supervised::start(
+            keep(
+                &sup,
                 "alertmanager",
                 Spec {
                     program: am.clone(),
@@ -220,7 +228,7 @@ impl Stack {
                 },
                 config.run_dir.join("alertmanager.log"),
                 true,
-            ));
+            )?;
             for (i, (name, cap)) in rule_sets(&config.rule_variants).into_iter().enumerate() {
                 let prom_dir = config.run_dir.join(format!("prometheus-{name}"));
                 std::fs::create_dir_all(&prom_dir)?;
@@ -239,7 +247,8 @@ impl Stack {
                     prom_dir.join("prometheus.yml"),
                     prometheus_config(&config, &rules, &name)?,
                 )?;
-                let proc = Supervised::start(
+                keep(
+                    &sup,
                     &format!("prometheus-{name}"),
                     Spec {
                         program: prom.clone(),
@@ -255,7 +264,7 @@ impl Stack {
                     },
                     config.run_dir.join(format!("prometheus-{name}.log")),
                     true,
-                );
+                )?;
                 wait_http(
                     &http,
                     &format!("http://127.0.0.1:{}/-/ready", ports.prometheus(i)),
@@ -263,7 +272,7 @@ impl Stack {
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!("prometheus ({name}) did not become ready: {e}"))?;
-                prometheus.push((name, proc));
+                rulesets.push(name);
             }
             wait_http(
                 &http,
@@ -275,7 +284,8 @@ impl Stack {
         }
 
         let prober = tokio::spawn(probe_readiness(http.clone(), ports));
-        let load = Some(Supervised::start(
+        keep(
+            &sup,
             "load",
             Spec {
                 program: config.shop.clone(),
@@ -294,15 +304,12 @@ impl Stack {
             },
             config.run_dir.join("load.log"),
             false,
-        ));
+        )?;
         Ok(Stack {
             config,
             http,
-            engine,
-            services,
-            load,
-            prometheus,
-            alertmanager,
+            sup,
+            rulesets,
             receiver,
             alerts,
             prober,
@@ -318,10 +325,7 @@ impl Stack {
     /// The alert rule sets running beside the engine (none when the alert
     /// rules are not compared).
     pub fn rulesets(&self) -> Vec<String> {
-        self.prometheus
-            .iter()
-            .map(|(name, _)| name.clone())
-            .collect()
+        self.rulesets.clone()
     }
 
     /// How often each fault was applied again to a restarted process.
@@ -346,21 +350,20 @@ impl Stack {
                     body,
                 )
                 .await?;
-                if !CURED_BY_RESTART.contains(&fault.kind.as_str()) {
+                if !shop_topology::CURED_BY_RESTART.contains(&fault.kind.as_str()) {
                     self.reapply_after_restarts(fault, body.clone());
                 }
             }
             FaultAction::Release { version, faults } => {
-                let Some(proc) = self.services.get(&fault.service) else {
-                    anyhow::bail!("no such service {}", fault.service);
-                };
-                proc.redeploy(&[
-                    (SHOP_ENV_VERSION.into(), version.clone()),
-                    (
-                        SHOP_ENV_FAULTS.into(),
+                let release = Release {
+                    version: version.clone(),
+                    env: [(
+                        SHOP_ENV_FAULTS.to_owned(),
                         Value::Array(faults.clone()).to_string(),
-                    ),
-                ]);
+                    )]
+                    .into(),
+                };
+                self.sup.deploy(&fault.service, release).await?;
             }
         }
         Ok(())
@@ -370,10 +373,9 @@ impl Stack {
     /// the service (a crash loop, a supervisor's or a playbook's restart)
     /// until the scenario clears it.
     fn reapply_after_restarts(&mut self, fault: &Fault, body: Value) {
-        let Some(proc) = self.services.get(&fault.service) else {
+        let Some(mut starts) = self.sup.starts(&fault.service) else {
             return;
         };
-        let mut starts = proc.starts();
         starts.borrow_and_update();
         let http = self.http.clone();
         let url = self.chaos_url(&fault.service);
@@ -424,21 +426,37 @@ impl Stack {
                     );
                 }
             }
-            FaultAction::Release { .. } => {
-                if let Some(proc) = self.services.get(&fault.service) {
-                    proc.redeploy_without(&[SHOP_ENV_VERSION, SHOP_ENV_FAULTS]);
+            FaultAction::Release { version, .. } => {
+                // the release the service ran before, unless something (a
+                // playbook's roll-back) already took the bad one away
+                let running = self.sup.state(&fault.service).map(|s| s.release.version);
+                if running.as_deref() == Some(version.as_str()) {
+                    self.sup.deploy(&fault.service, Release::default()).await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Restarts of each service so far (crashes the supervisor recovered).
-    pub fn restarts(&self) -> BTreeMap<String, u32> {
-        self.services
-            .iter()
-            .map(|(name, p)| (name.clone(), p.restarts()))
-            .collect()
+    /// Each service's exits that nobody asked for (crashes the supervisor
+    /// recovered), and its restarts that someone asked for (a playbook's).
+    pub fn restarts(&self) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+        let services: Vec<supervisor::ProcessState> = self
+            .sup
+            .states()
+            .into_iter()
+            .filter(|s| shop_topology::service(&s.name).is_some())
+            .collect();
+        (
+            services
+                .iter()
+                .map(|s| (s.name.clone(), s.crashes))
+                .collect(),
+            services
+                .iter()
+                .map(|s| (s.name.clone(), s.restarts))
+                .collect(),
+        )
     }
 
     pub async fn down(mut self) {
@@ -446,28 +464,22 @@ impl Stack {
             task.abort();
         }
         self.prober.abort();
-        if let Some(load) = self.load.take() {
-            load.stop().await;
-        }
-        // callers first, so the last requests find their peers
-        let mut services: Vec<(String, Supervised)> =
-            std::mem::take(&mut self.services).into_iter().collect();
-        services
-            .sort_by_key(|(name, _)| std::cmp::Reverse(SERVICES.iter().position(|s| s == name)));
-        for (_, proc) in services {
-            proc.stop().await;
-        }
-        for (_, p) in std::mem::take(&mut self.prometheus) {
-            p.stop().await;
-        }
-        if let Some(a) = self.alertmanager.take() {
-            a.stop().await;
-        }
+        // the load, then callers before callees, so the last requests find
+        // their peers; the engine last, so it sees the end
+        let mut order = vec!["load"];
+        order.extend(START_ORDER.iter().rev());
+        let prometheus: Vec<String> = self
+            .rulesets
+            .iter()
+            .map(|r| format!("prometheus-{r}"))
+            .collect();
+        order.extend(prometheus.iter().map(String::as_str));
+        order.push("alertmanager");
+        self.sup.stop_all(&order).await;
         if let Some((handle, stop)) = self.receiver.take() {
             let _ = stop.send(());
             let _ = handle.await;
         }
-        self.engine.stop().await;
     }
 }
 
@@ -504,7 +516,7 @@ async fn probe_readiness(http: reqwest::Client, ports: Ports) {
     let mut ticker = tokio::time::interval(PROBE_EVERY);
     loop {
         ticker.tick().await;
-        for service in SERVICES {
+        for service in shop_topology::names() {
             let url = format!("http://127.0.0.1:{}/readyz", ports.service(service));
             let _ = http.get(url).timeout(Duration::from_secs(2)).send().await;
         }
@@ -536,7 +548,7 @@ fn engine_config(config: &StackConfig) -> String {
     let interval = humantime::format_duration(config.scrape_interval);
     let _ = writeln!(out, "listen: \"127.0.0.1:{}\"", config.ports.engine());
     let _ = writeln!(out, "scrape:\n  interval: {interval}\n  jobs:");
-    for service in SERVICES {
+    for service in shop_topology::names() {
         let _ = writeln!(
             out,
             "    - job: {service}\n      targets: [\"127.0.0.1:{}\"]\n      readiness_path: /readyz",
@@ -613,7 +625,7 @@ fn prometheus_config(config: &StackConfig, rules: &Path, ruleset: &str) -> anyho
         config.ports.alertmanager()
     );
     out.push_str("scrape_configs:\n");
-    for service in SERVICES {
+    for service in shop_topology::names() {
         let _ = writeln!(
             out,
             "  - job_name: {service}\n    static_configs: [{{targets: [\"127.0.0.1:{}\"]}}]",

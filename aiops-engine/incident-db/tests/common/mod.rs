@@ -5,7 +5,9 @@
 
 use std::collections::HashSet;
 
-use aiops_incident_db::{DbError, IncidentDb, IncidentRow, ListFilter, Upserted};
+use aiops_incident_db::{
+    ActionEvent, Appended, DbError, IncidentDb, IncidentRow, ListFilter, MAX_RECORD_BYTES, Upserted,
+};
 use serde_json::json;
 
 /// Where a test's store lives; `open` may be called again after `close` to
@@ -402,4 +404,98 @@ pub async fn engine_state_roundtrip(f: &Fixture) {
         Err(DbError::InvalidStateKey { .. })
     ));
     db.close().await;
+}
+
+fn event(action: &str, event: &str, incident: &str, at_ms: i64, record: &str) -> ActionEvent {
+    ActionEvent {
+        action_id: action.into(),
+        event: event.into(),
+        incident_id: incident.into(),
+        at_ms,
+        by: "engine".into(),
+        record: record.into(),
+    }
+}
+
+/// The ledger is append-only, an event is taken once per action (so a
+/// second `running` for the same action is refused, also across a
+/// restart), and the current record of each action is its latest event.
+pub async fn action_ledger_appends_once(fx: &Fixture) {
+    let db = fx.open().await;
+    let planned = event("act-1", "planned", "inc-a", 1, r#"{"state":"planned"}"#);
+    let running = event("act-1", "running", "inc-a", 2, r#"{"state":"running"}"#);
+    assert_eq!(db.append_action(&planned).await.unwrap(), Appended::New);
+    assert_eq!(db.append_action(&running).await.unwrap(), Appended::New);
+    let again = event(
+        "act-1",
+        "running",
+        "inc-a",
+        3,
+        r#"{"state":"running","again":true}"#,
+    );
+    assert_eq!(
+        db.append_action(&again).await.unwrap(),
+        Appended::AlreadyThere
+    );
+    db.append_action(&event("act-2", "skipped", "inc-b", 4, r#"{"id":"act-2"}"#))
+        .await
+        .unwrap();
+    let all = db.actions(None, 100).await.unwrap();
+    assert_eq!(
+        all,
+        [r#"{"id":"act-2"}"#, r#"{"state":"running"}"#],
+        "latest event per action, newest first"
+    );
+    assert_eq!(
+        db.actions(Some("inc-a"), 100).await.unwrap(),
+        [r#"{"state":"running"}"#]
+    );
+    assert!(db.actions(Some("inc-none"), 100).await.unwrap().is_empty());
+    db.close().await;
+    // restarted: the same event is still refused
+    let db = fx.open().await;
+    assert_eq!(
+        db.append_action(&again).await.unwrap(),
+        Appended::AlreadyThere
+    );
+    assert_eq!(
+        db.actions(None, 1).await.unwrap().len(),
+        1,
+        "the limit holds"
+    );
+    // hostile input is refused with a reason, and stores nothing
+    for bad in [
+        event("", "planned", "inc", 1, "{}"),
+        event("act-3", "drop table; --", "inc", 1, "{}"),
+        event("act-3", "planned", "", 1, "{}"),
+        event("act-3", "planned", "inc", 1, "nul\0byte"),
+        event(
+            "act-3",
+            "planned",
+            "inc",
+            1,
+            &"x".repeat(MAX_RECORD_BYTES + 1),
+        ),
+    ] {
+        let err = db.append_action(&bad).await.unwrap_err();
+        assert!(matches!(err, DbError::InvalidAction { .. }), "{err}");
+    }
+    assert_eq!(db.actions(None, 100).await.unwrap().len(), 2);
+    // concurrent appends of the same event: exactly one wins
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            db.append_action(&event("act-9", "running", "inc-c", i, "{}"))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut new = 0;
+    for t in tasks {
+        if t.await.unwrap() == Appended::New {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 1, "one running event for one action, whoever races");
 }

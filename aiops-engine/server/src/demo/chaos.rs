@@ -9,25 +9,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::shop::SERVICES;
+use shop_topology::SERVICES;
 
 /// Who calls whom in the shop (its `SHOP_<PEER>_URL` wiring); a peer fault
 /// only makes sense on a caller, naming one of its callees.
-pub const PEERS: [(&str, &[&str]); 4] = [
-    (
-        "frontend",
-        &["catalog", "cart", "checkout", "orders", "recommendation"],
-    ),
-    ("cart", &["catalog"]),
-    ("checkout", &["cart", "catalog", "payments", "orders"]),
-    ("recommendation", &["catalog"]),
-];
-
 pub fn peers_of(service: &str) -> &'static [&'static str] {
-    PEERS
-        .iter()
-        .find(|(name, _)| *name == service)
-        .map(|(_, peers)| *peers)
+    shop_topology::service(service)
+        .map(|s| s.peers)
         .unwrap_or(&[])
 }
 
@@ -177,7 +165,8 @@ impl Iterator for Planner {
     fn next(&mut self) -> Option<Injection> {
         let at = self.schedule.warmup + self.schedule.every.saturating_mul(self.next);
         self.next = self.next.saturating_add(1);
-        let (service, port) = SERVICES[self.rng.random_range(0..SERVICES.len())];
+        let picked = &SERVICES[self.rng.random_range(0..SERVICES.len())];
+        let (service, port) = (picked.name, picked.port);
         let fault = self.draw_fault(service);
         let clears_at = (!fault.clears_itself()).then(|| at + self.schedule.duration);
         Some(Injection {
@@ -259,8 +248,11 @@ mod tests {
     fn faults_stay_within_their_ranges_and_ports_match() {
         for injection in plan(3, 2000) {
             assert_eq!(
-                SERVICES.iter().find(|(s, _)| *s == injection.service),
-                Some(&(injection.service, injection.port))
+                SERVICES
+                    .iter()
+                    .find(|s| s.name == injection.service)
+                    .map(|s| s.port),
+                Some(injection.port)
             );
             match injection.fault {
                 Fault::Errors { status, rate } => {
@@ -292,14 +284,8 @@ mod tests {
                 seen.insert((injection.service, name));
             }
         }
-        let all: usize = PEERS.iter().map(|(_, p)| p.len()).sum();
+        let all: usize = SERVICES.iter().map(|s| s.peers.len()).sum();
         assert_eq!(seen.len(), all, "every caller/callee pair is drawn");
-        // And the table names only real services.
-        for (caller, callees) in PEERS {
-            for name in std::iter::once(caller).chain(callees.iter().copied()) {
-                assert!(SERVICES.iter().any(|(s, _)| *s == name), "{name}");
-            }
-        }
     }
 
     #[test]

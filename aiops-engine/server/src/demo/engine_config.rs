@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::shop::SERVICES;
+use shop_topology::SERVICES;
 
 /// Scrape and evaluate often, so a fault shows within a minute or so.
 const SCRAPE_INTERVAL: &str = "5s";
@@ -20,9 +20,9 @@ pub fn yaml(listen: &str, data_dir: &Path) -> String {
     out.push_str("scrape:\n");
     let _ = writeln!(out, "  interval: {SCRAPE_INTERVAL}");
     out.push_str("  jobs:\n");
-    for (service, port) in SERVICES {
-        let _ = writeln!(out, "    - job: {service}");
-        let _ = writeln!(out, "      targets: [\"127.0.0.1:{port}\"]");
+    for service in SERVICES {
+        let _ = writeln!(out, "    - job: {}", service.name);
+        let _ = writeln!(out, "      targets: [\"127.0.0.1:{}\"]", service.port);
         let _ = writeln!(out, "      readiness_path: /readyz");
     }
     out.push_str("incidents:\n");
@@ -74,10 +74,5 @@ mod tests {
             [("AIOPS_LISTEN".to_string(), "127.0.0.1:9999".to_string())].into();
         let config = Config::parse(&yaml("127.0.0.1:9800", Path::new("/d")), &env).expect("valid");
         assert_eq!(config.listen.port(), 9999);
-    }
-
-    #[test]
-    fn the_port_table_is_the_shops() {
-        assert_eq!(SERVICES, shop_common::ports::SERVICES);
     }
 }

@@ -46,10 +46,46 @@ pub fn main(args: &DemoArgs) -> i32 {
         print!("{yaml}");
         return 0;
     }
-    let config = match Config::parse(&yaml, &ProcessEnv) {
+    let mut config = match Config::parse(&yaml, &ProcessEnv) {
         Ok(c) => c,
         Err(e) => return usage(&e.to_string()),
     };
+    let (api_token, generated_api_token) = match options::api_token(
+        std::env::var("AIOPS_DEMO_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+    ) {
+        Ok(t) => t,
+        Err(e) => return usage(&e),
+    };
+    // the tokens go into the running config, never into the file it writes
+    config.api.tokens = vec![crate::config::ApiToken {
+        name: "demo".into(),
+        role: crate::config::Role::Admin,
+        token: api_token.clone(),
+    }];
+    let control_token = format!(
+        "ctl-{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    );
+    if let Some(path) = &options.playbooks {
+        let (playbooks, errors) = aiops_playbooks::load::load_all(std::slice::from_ref(path));
+        if !errors.is_empty() {
+            let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return usage(&format!("--playbooks:\n{}", all.join("\n")));
+        }
+        config.remediation = crate::config::RemediationConfig {
+            playbooks,
+            source: Some(path.clone()),
+            enabled: true,
+            executor: Some(crate::config::ExecutorConfig::Process {
+                url: format!("http://{}", options.control),
+                token: control_token.clone(),
+            }),
+            settings: aiops_playbooks::Settings::default(),
+        };
+    }
     let env_token = std::env::var("SHOP_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
@@ -75,6 +111,13 @@ pub fn main(args: &DemoArgs) -> i32 {
         );
         return 1;
     }
+    if std::net::TcpListener::bind(options.control).is_err() {
+        eprintln!(
+            "aiops: {} (the supervisor's control API, --control) is already in use",
+            options.control
+        );
+        return 1;
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -93,6 +136,10 @@ pub fn main(args: &DemoArgs) -> i32 {
         rate: options.rate,
         token,
         generated_token: generated,
+        api_token,
+        generated_api_token,
+        control: options.control,
+        control_token,
         chaos: options.chaos,
     }))
 }
@@ -122,6 +169,12 @@ struct Demo {
     rate: f64,
     token: String,
     generated_token: bool,
+    /// The API token (role admin) scripts and people drive the demo with.
+    api_token: String,
+    generated_api_token: bool,
+    /// The shop supervisor's control API, and its token.
+    control: SocketAddr,
+    control_token: String,
     chaos: Option<ChaosOptions>,
 }
 
@@ -178,6 +231,8 @@ async fn run(demo: Demo) -> i32 {
         rate: demo.rate,
         admin_token: &demo.token,
         loki_url: &loki_url,
+        control: demo.control,
+        control_token: &demo.control_token,
     }) {
         Ok(s) => s,
         Err(e) => {
@@ -295,11 +350,21 @@ fn print_banner(demo: &Demo, engine: &str) {
         format!("  incidents   {engine}/api/v1/incidents"),
         format!("  services    {engine}/api/v1/services"),
         format!("  signals     {engine}/api/v1/signals"),
+        format!("  actions     {engine}/api/v1/actions"),
         format!("  metrics     {engine}/metrics"),
         "  the shop    http://127.0.0.1:8080/".to_string(),
         format!("  config      {}", display(&demo.config_path)),
         format!("  incidents   kept in {}", demo.config.incidents.database),
         String::new(),
+        format!("  {}", playbooks_note(demo)),
+        if demo.generated_api_token {
+            format!(
+                "  api token (role admin): {} (generated; set AIOPS_DEMO_TOKEN to choose your own)",
+                demo.api_token
+            )
+        } else {
+            "  api token (role admin): the one in AIOPS_DEMO_TOKEN".to_string()
+        },
         format!("  {token_note}"),
         "  inject a fault by hand (half of the payments fail), then clear it:".to_string(),
         format!(
@@ -334,6 +399,26 @@ fn print_banner(demo: &Demo, engine: &str) {
     }
 }
 
+fn playbooks_note(demo: &Demo) -> String {
+    let r = &demo.config.remediation;
+    match &r.source {
+        Some(source) if !r.playbooks.is_empty() => format!(
+            "playbooks   {} from {} ({}), acting through the supervisor at http://{}",
+            r.playbooks.len(),
+            display(source),
+            r.playbooks
+                .iter()
+                .map(|p| format!("{} {}", p.name.value, p.mode.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            demo.control
+        ),
+        _ => {
+            "playbooks   none loaded (--playbooks): the engine detects, it does not act".to_string()
+        }
+    }
+}
+
 fn display(path: &Path) -> String {
     path.display().to_string()
 }
@@ -346,10 +431,10 @@ async fn announce_ready(engine: String) {
         .build()
         .unwrap_or_default();
     let mut targets = vec![("engine".to_string(), format!("{engine}/readyz"))];
-    for (service, port) in shop::SERVICES {
+    for service in shop_topology::SERVICES {
         targets.push((
-            service.to_string(),
-            format!("http://127.0.0.1:{port}/healthz"),
+            service.name.to_string(),
+            format!("http://127.0.0.1:{}/healthz", service.port),
         ));
     }
     let deadline = Instant::now() + READY_WITHIN;

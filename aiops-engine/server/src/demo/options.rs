@@ -35,6 +35,14 @@ pub struct DemoArgs {
     /// Seed of the fault plan (default: random, printed so a game day can be replayed).
     #[arg(long, requires = "chaos")]
     pub seed: Option<String>,
+    /// Remediation playbooks (a folder or a file), loaded in `auto` mode as
+    /// written; `none` for none. The default is used when it exists.
+    #[arg(long, default_value = "rules/playbooks")]
+    pub playbooks: String,
+    /// Where the shop's supervisor serves its control API (restart, roll
+    /// back), which the playbooks act through.
+    #[arg(long, default_value = "127.0.0.1:9801")]
+    pub control: String,
     /// Print the engine configuration the demo uses, then exit.
     #[arg(long)]
     pub print_config: bool,
@@ -47,6 +55,9 @@ pub struct Options {
     pub data_dir: PathBuf,
     pub rate: f64,
     pub chaos: Option<ChaosOptions>,
+    /// `None`: no playbooks (`--playbooks none`, or the default folder is missing).
+    pub playbooks: Option<PathBuf>,
+    pub control: std::net::SocketAddr,
     pub print_config: bool,
 }
 
@@ -57,6 +68,7 @@ pub struct ChaosOptions {
 }
 
 const DAY: Duration = Duration::from_secs(86_400);
+const DEFAULT_PLAYBOOKS: &str = "rules/playbooks";
 
 impl Options {
     pub fn from_args(args: &DemoArgs) -> Result<Options, String> {
@@ -116,11 +128,31 @@ impl Options {
         } else {
             None
         };
+        let playbooks = match args.playbooks.trim() {
+            "none" => None,
+            raw => {
+                let path = PathBuf::from(raw);
+                if path.exists() {
+                    Some(path)
+                } else if raw == DEFAULT_PLAYBOOKS {
+                    None
+                } else {
+                    return Err(format!("--playbooks: {raw} does not exist"));
+                }
+            }
+        };
+        let control = args
+            .control
+            .trim()
+            .parse()
+            .map_err(|e| format!("--control: {:?} is not host:port: {e}", args.control))?;
         Ok(Options {
             listen: args.listen.trim().to_string(),
             data_dir,
             rate,
             chaos,
+            playbooks,
+            control,
             print_config: args.print_config,
         })
     }
@@ -148,6 +180,26 @@ pub fn prepare_data_dir(dir: &Path, config_yaml: &str) -> Result<PathBuf, String
     std::fs::write(&path, config_yaml)
         .map_err(|e| format!("--data-dir: cannot write {}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// The API token people and scripts drive the demo with (role admin, name
+/// `demo`): AIOPS_DEMO_TOKEN if set (at least 16 printable characters, as
+/// every API token), else a fresh one.
+pub fn api_token(from_env: Option<String>) -> Result<(String, bool), String> {
+    match from_env {
+        Some(token) if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err("AIOPS_DEMO_TOKEN: must be at least 16 printable characters without spaces".into())
+        }
+        Some(token) => Ok((token, false)),
+        None => Ok((
+            format!(
+                "demo-{:016x}{:016x}",
+                rand::random::<u64>(),
+                rand::random::<u64>()
+            ),
+            true,
+        )),
+    }
 }
 
 /// The chaos API token: SHOP_ADMIN_TOKEN if set (checked as the shop checks
@@ -244,6 +296,20 @@ mod tests {
         );
         let (made, generated) = admin_token(None).expect("made");
         assert!(generated && made.len() >= 8);
+    }
+
+    #[test]
+    fn playbooks_and_the_control_address() {
+        let o = options(&["--playbooks", "none"]).expect("valid");
+        assert_eq!(o.playbooks, None);
+        assert_eq!(o.control.port(), 9801);
+        let err = options(&["--playbooks", "/no/such/dir"]).expect_err("missing");
+        assert!(err.starts_with("--playbooks"), "{err}");
+        let err = options(&["--control", "nowhere"]).expect_err("bad");
+        assert!(err.starts_with("--control"), "{err}");
+        assert!(api_token(Some("short-token".into())).is_err());
+        let (made, generated) = api_token(None).expect("made");
+        assert!(generated && made.len() >= 16);
     }
 
     #[test]

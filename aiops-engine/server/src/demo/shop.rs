@@ -20,17 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::output;
 
-/// The shop's services and their fixed loopback ports (as in
-/// `shop_common::ports::SERVICES`; a test keeps the two equal).
-pub const SERVICES: [(&str, u16); 7] = [
-    ("frontend", 8080),
-    ("catalog", 8081),
-    ("cart", 8082),
-    ("orders", 8083),
-    ("checkout", 8084),
-    ("payments", 8085),
-    ("recommendation", 8086),
-];
+use shop_topology::SERVICES;
 
 /// Longer than `shop up`'s own 10 s per-service grace, so it can finish.
 const STOP_GRACE: Duration = Duration::from_secs(15);
@@ -63,7 +53,7 @@ pub fn find_binary() -> Result<PathBuf, String> {
 pub fn first_busy_port() -> Option<u16> {
     SERVICES
         .iter()
-        .map(|(_, port)| *port)
+        .map(|s| s.port)
         .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_err())
 }
 
@@ -73,6 +63,9 @@ pub struct Launch<'a> {
     pub rate: f64,
     pub admin_token: &'a str,
     pub loki_url: &'a str,
+    /// The supervisor's control API: the playbooks act through it.
+    pub control: std::net::SocketAddr,
+    pub control_token: &'a str,
 }
 
 pub struct ShopProcess {
@@ -97,6 +90,9 @@ pub fn spawn(launch: &Launch<'_>) -> io::Result<ShopProcess> {
         .arg("--")
         .arg(launch.shop)
         .args(["up", "--load", "--rate", &launch.rate.to_string()])
+        .arg("--control")
+        .arg(launch.control.to_string())
+        .env("SHOP_CONTROL_TOKEN", launch.control_token)
         .env("SHOP_ADMIN_TOKEN", launch.admin_token)
         .env("SHOP_LOKI_URL", launch.loki_url)
         // The engine scrapes the fixed ports: inherited overrides of where
@@ -106,8 +102,8 @@ pub fn spawn(launch: &Launch<'_>) -> io::Result<ShopProcess> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (name, _) in SERVICES {
-        command.env_remove(shop_peer_var(name));
+    for service in SERVICES {
+        command.env_remove(shop_topology::peer_url_var(service.name));
     }
     let mut child = command.spawn()?;
     let pid = child
@@ -129,10 +125,6 @@ pub fn spawn(launch: &Launch<'_>) -> io::Result<ShopProcess> {
         swept: false,
         forwarders,
     })
-}
-
-fn shop_peer_var(service: &str) -> String {
-    format!("SHOP_{}_URL", service.to_ascii_uppercase())
 }
 
 /// The shop already prefixes every line with the service it came from

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::routes::access::Actor;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
@@ -67,14 +68,22 @@ pub(crate) fn limit(params: &[(String, String)]) -> Result<usize, ApiError> {
     }
 }
 
-/// The incident as the API shows it: the stored document plus readable times.
-fn view(incident: &Incident) -> Value {
+/// The incident as the API shows it: the stored document plus readable
+/// times and the actions the ledger holds for it.
+fn view(incident: &Incident, state: &AppState) -> Value {
     let mut value = serde_json::to_value(incident).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         map.insert("opened_at".into(), json!(rfc3339(incident.opened_at_ms)));
         if let Some(resolved) = incident.resolved_at_ms {
             map.insert("resolved_at".into(), json!(rfc3339(resolved)));
         }
+        let actions: Vec<Value> = state
+            .remediation
+            .records(Some(&incident.id), 200)
+            .iter()
+            .map(crate::routes::actions::view)
+            .collect();
+        map.insert("actions".into(), Value::Array(actions));
     }
     value
 }
@@ -121,8 +130,9 @@ pub async fn list(
         check_state(s)?;
     }
     let service = param(&params, "service");
-    let analysis = state.analysis.lock();
-    let data: Vec<Value> = analysis
+    let picked: Vec<Incident> = state
+        .analysis
+        .lock()
         .correlator()
         .incidents()
         .iter()
@@ -130,8 +140,9 @@ pub async fn list(
         .filter(|i| wanted_state.is_none_or(|s| i.state.as_str() == s))
         .filter(|i| service.is_none_or(|s| i.services.iter().any(|x| x == s)))
         .take(limit)
-        .map(view)
+        .cloned()
         .collect();
+    let data: Vec<Value> = picked.iter().map(|i| view(i, &state)).collect();
     Ok(Json(json!({"status": "success", "data": data})))
 }
 
@@ -151,8 +162,11 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_id(&id)?;
-    if let Some(incident) = state.analysis.lock().correlator().get(&id) {
-        return Ok(Json(json!({"status": "success", "data": view(incident)})));
+    let in_memory = state.analysis.lock().correlator().get(&id).cloned();
+    if let Some(incident) = in_memory {
+        return Ok(Json(
+            json!({"status": "success", "data": view(&incident, &state)}),
+        ));
     }
     if let Some(db) = state.incident_db.get() {
         let stored = db
@@ -162,7 +176,9 @@ pub async fn get(
         if let Some(row) = stored
             && let Ok(incident) = serde_json::from_value::<Incident>(row.document)
         {
-            return Ok(Json(json!({"status": "success", "data": view(&incident)})));
+            return Ok(Json(
+                json!({"status": "success", "data": view(&incident, &state)}),
+            ));
         }
     }
     Err(ApiError::NotFound(format!("no incident {id:?}")))
@@ -175,16 +191,21 @@ pub enum Transition {
     Resolve,
 }
 
-/// `POST /api/v1/incidents/{id}/{acknowledge|mitigate|resolve}`, with an
-/// optional JSON body `{"by": "name"}` recorded in the timeline.
+/// `POST /api/v1/incidents/{id}/{acknowledge|mitigate|resolve}`: needs a
+/// responder's token; the token's name goes on the timeline. An optional
+/// JSON body `{"note": "..."}` is recorded with it.
 pub async fn transition(
     state: AppState,
     id: String,
+    actor: Actor,
     body: axum::body::Bytes,
     to: Transition,
 ) -> Result<Json<Value>, ApiError> {
     check_id(&id)?;
-    let by = actor(&body)?;
+    let by = match note(&body)? {
+        Some(note) => format!("{} ({note})", actor.name()),
+        None => actor.name(),
+    };
     let now = state.clock.now_ms();
     let updated = {
         let mut analysis = state.analysis.lock();
@@ -209,20 +230,28 @@ pub async fn transition(
             .await
             .map_err(|e| ApiError::Storage(e.to_string()))?;
     }
-    Ok(Json(json!({"status": "success", "data": view(&updated)})))
+    Ok(Json(
+        json!({"status": "success", "data": view(&updated, &state)}),
+    ))
 }
 
-fn actor(body: &[u8]) -> Result<String, ApiError> {
+/// An optional `{"note": "..."}` body (a `by` from older clients is
+/// ignored: who did it is the token's name).
+fn note(body: &[u8]) -> Result<Option<String>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok("api".into());
+        return Ok(None);
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
-    match value.get("by") {
-        None => Ok("api".into()),
-        Some(Value::String(by)) if !by.is_empty() && by.len() <= 128 => Ok(by.clone()),
+    match value.get("note") {
+        None => Ok(None),
+        Some(Value::String(n))
+            if !n.is_empty() && n.len() <= 500 && !n.chars().any(char::is_control) =>
+        {
+            Ok(Some(n.clone()))
+        }
         Some(_) => Err(ApiError::BadRequest(
-            "\"by\" must be a string of 1 to 128 characters".into(),
+            "\"note\" must be a string of 1 to 500 characters without control characters".into(),
         )),
     }
 }
@@ -230,25 +259,28 @@ fn actor(body: &[u8]) -> Result<String, ApiError> {
 pub async fn acknowledge(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    axum::extract::Extension(actor): axum::extract::Extension<Actor>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    transition(state, id, body, Transition::Acknowledge).await
+    transition(state, id, actor, body, Transition::Acknowledge).await
 }
 
 pub async fn mitigate(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    axum::extract::Extension(actor): axum::extract::Extension<Actor>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    transition(state, id, body, Transition::Mitigate).await
+    transition(state, id, actor, body, Transition::Mitigate).await
 }
 
 pub async fn resolve(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    axum::extract::Extension(actor): axum::extract::Extension<Actor>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    transition(state, id, body, Transition::Resolve).await
+    transition(state, id, actor, body, Transition::Resolve).await
 }
 
 /// `GET /api/v1/signals?service=&limit=`: what the detectors said, newest first.

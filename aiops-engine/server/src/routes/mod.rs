@@ -1,5 +1,7 @@
 //! The HTTP endpoints, one module per concern, and the error reply they share.
 
+pub mod access;
+pub mod actions;
 pub mod alertmanager;
 pub mod health;
 pub mod incidents;

@@ -39,6 +39,9 @@ pub async fn remote_write(
     })
     .await
     .inspect_err(|e| state.metrics.reject(ENDPOINT, e.reason()))?;
+    if outcome.samples_appended > 0 {
+        state.remediation.saw_telemetry(state.clock.now_ms());
+    }
 
     for (kind, n) in [
         ("histogram", ignored.histograms),

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The shop's fixed ports, from the shop itself.
-pub use shop_common::ports::SERVICES;
+/// The shop's services and fixed ports, from its one topology.
+pub use shop_topology::SERVICES;
 
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
@@ -30,7 +30,7 @@ pub fn free_port() -> u16 {
 pub fn busy_shop_port() -> Option<u16> {
     SERVICES
         .iter()
-        .map(|(_, p)| *p)
+        .map(|s| s.port)
         .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_err())
 }
 

@@ -7,6 +7,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod access;
+mod remediation;
+
+pub use access::{ApiAccess, ApiToken, Role};
+pub use remediation::{ExecutorConfig, RemediationConfig};
+
 pub const EXIT_CONFIG: i32 = 64;
 
 /// Where environment overrides come from, so tests never set process env.
@@ -59,6 +65,9 @@ pub struct Config {
     pub incidents: IncidentsConfig,
     /// Containers watched through the Docker Engine API; off when `None`.
     pub docker: Option<DockerConfig>,
+    /// API tokens and their roles.
+    pub api: ApiAccess,
+    pub remediation: RemediationConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +135,7 @@ struct RawConfig {
     #[serde(default)]
     incidents: RawIncidents,
     docker: Option<RawDocker>,
+    remediation: Option<remediation::RawRemediation>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,6 +161,9 @@ struct RawIncidents {
 struct RawAuth {
     #[serde(default)]
     ingest_tokens: Vec<String>,
+    #[serde(default)]
+    api_tokens: Vec<ApiToken>,
+    anonymous_read: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -317,7 +330,7 @@ impl Config {
         env: &dyn EnvSource,
         base: Option<&std::path::Path>,
     ) -> Result<Config, ConfigError> {
-        let raw: RawConfig = if yaml.trim().is_empty() {
+        let mut raw: RawConfig = if yaml.trim().is_empty() {
             RawConfig::default()
         } else {
             serde_saphyr::from_str(yaml).map_err(|e| ConfigError::new("(file)", e.to_string()))?
@@ -335,7 +348,7 @@ impl Config {
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
                 .collect(),
-            None => raw.auth.ingest_tokens,
+            None => std::mem::take(&mut raw.auth.ingest_tokens),
         };
         for (i, token) in ingest_tokens.iter().enumerate() {
             if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
@@ -543,6 +556,7 @@ impl Config {
                 Some(load_rules(&path)?)
             }
         };
+        let docker = docker_config(raw.docker, env)?;
         Ok(Config {
             listen,
             ingest_tokens,
@@ -562,7 +576,9 @@ impl Config {
                 resolve_after,
                 rules,
             },
-            docker: docker_config(raw.docker, env)?,
+            api: access::api_access(raw.auth.api_tokens, raw.auth.anonymous_read, env)?,
+            remediation: remediation::remediation(raw.remediation, env, base, docker.is_some())?,
+            docker,
         })
     }
 
@@ -625,7 +641,7 @@ mod tests {
 
     #[test]
     fn the_sample_config_is_valid() {
-        let text = include_str!("../../../aiops.example.yaml");
+        let text = include_str!("../../../../aiops.example.yaml");
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let config = Config::parse_in(text, &env(&[]), Some(&root)).expect("sample config");
         assert!(config.incidents.rules.is_some());

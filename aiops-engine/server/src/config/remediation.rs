@@ -1,0 +1,220 @@
+//! The `remediation:` section: which playbooks, acting through which
+//! target, within which engine-wide limits. Playbooks are read and checked
+//! here, so a broken one stops the engine before it binds a port, with
+//! `file:line:column`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aiops_playbooks::{Playbook, Settings};
+use serde::Deserialize;
+
+use super::{ConfigError, EnvSource, duration};
+
+/// Where actions are carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutorConfig {
+    /// The process supervisor's control API (`shop up --control`, `aiops demo`).
+    Process { url: String, token: String },
+    /// The Docker Engine of the `docker:` section.
+    Docker,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemediationConfig {
+    pub playbooks: Vec<Playbook>,
+    /// Where they were read from, for the record.
+    pub source: Option<PathBuf>,
+    /// The switch's position at the first start (the API changes it, and
+    /// a change is kept across restarts).
+    pub enabled: bool,
+    pub executor: Option<ExecutorConfig>,
+    pub settings: Settings,
+}
+
+impl Default for RemediationConfig {
+    fn default() -> Self {
+        RemediationConfig {
+            playbooks: Vec::new(),
+            source: None,
+            enabled: true,
+            executor: None,
+            settings: Settings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRemediation {
+    playbooks: Option<String>,
+    enabled: Option<bool>,
+    executor: Option<String>,
+    #[serde(default)]
+    supervisor: RawSupervisor,
+    approval_ttl: Option<String>,
+    stale_after: Option<String>,
+    verify_settle: Option<String>,
+    max_concurrent_actions: Option<usize>,
+    max_actions_per_incident: Option<u32>,
+    #[serde(default)]
+    allowed_targets: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSupervisor {
+    url: Option<String>,
+    token: Option<String>,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `AIOPS_PLAYBOOKS`, `AIOPS_REMEDIATION_EXECUTOR`, `AIOPS_SUPERVISOR_URL`
+/// and `AIOPS_SUPERVISOR_TOKEN` override the file.
+pub(super) fn remediation(
+    raw: Option<RawRemediation>,
+    env: &dyn EnvSource,
+    base: Option<&Path>,
+    docker_configured: bool,
+) -> Result<RemediationConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let relative = |path: String| match base {
+        Some(base) if Path::new(&path).is_relative() => base.join(path),
+        _ => PathBuf::from(path),
+    };
+    let source = env.var("AIOPS_PLAYBOOKS").or(raw.playbooks).map(relative);
+    let playbooks = match &source {
+        None => Vec::new(),
+        Some(path) => {
+            let (playbooks, errors) = aiops_playbooks::load::load_all(std::slice::from_ref(path));
+            if let Some(first) = errors.first() {
+                let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                let _ = first;
+                return Err(ConfigError::new("remediation.playbooks", all.join("\n")));
+            }
+            playbooks
+        }
+    };
+    let executor = match env
+        .var("AIOPS_REMEDIATION_EXECUTOR")
+        .or(raw.executor)
+        .as_deref()
+    {
+        None | Some("none") => None,
+        Some("process") => {
+            let url = env
+                .var("AIOPS_SUPERVISOR_URL")
+                .or(raw.supervisor.url)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "remediation.supervisor.url",
+                        "the process executor needs the supervisor's control API (e.g. http://127.0.0.1:9801)",
+                    )
+                })?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048 {
+                return Err(ConfigError::new(
+                    "remediation.supervisor.url",
+                    format!("{url:?} is not an http(s) URL"),
+                ));
+            }
+            let token = env
+                .var("AIOPS_SUPERVISOR_TOKEN")
+                .or(raw.supervisor.token)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "remediation.supervisor.token",
+                        "the control API's bearer token is required (or AIOPS_SUPERVISOR_TOKEN)",
+                    )
+                })?;
+            if token.len() < 8 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError::new(
+                    "remediation.supervisor.token",
+                    "at least 8 printable characters without spaces",
+                ));
+            }
+            Some(ExecutorConfig::Process { url, token })
+        }
+        Some("docker") => {
+            if !docker_configured {
+                return Err(ConfigError::new(
+                    "remediation.executor",
+                    "docker needs the docker: section (or AIOPS_DOCKER_SOCKET)",
+                ));
+            }
+            Some(ExecutorConfig::Docker)
+        }
+        Some(other) => {
+            return Err(ConfigError::new(
+                "remediation.executor",
+                format!("{other:?} is not process, docker or none"),
+            ));
+        }
+    };
+    let defaults = Settings::default();
+    let approval_ttl = duration(
+        "remediation.approval_ttl",
+        raw.approval_ttl.as_deref(),
+        Duration::from_millis(defaults.approval_ttl_ms.unsigned_abs()),
+        Duration::from_secs(10),
+        Duration::from_secs(7 * 86_400),
+    )?;
+    let stale_after = duration(
+        "remediation.stale_after",
+        raw.stale_after.as_deref(),
+        Duration::from_millis(defaults.stale_after_ms.unsigned_abs()),
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+    )?;
+    let verify_settle = duration(
+        "remediation.verify_settle",
+        raw.verify_settle.as_deref(),
+        Duration::from_millis(defaults.verify_settle_ms.unsigned_abs()),
+        Duration::ZERO,
+        Duration::from_secs(600),
+    )?;
+    let max_concurrent_actions = raw
+        .max_concurrent_actions
+        .unwrap_or(defaults.max_concurrent_actions);
+    if !(1..=100).contains(&max_concurrent_actions) {
+        return Err(ConfigError::new(
+            "remediation.max_concurrent_actions",
+            format!("{max_concurrent_actions} is outside 1..=100"),
+        ));
+    }
+    let max_actions_per_incident = raw
+        .max_actions_per_incident
+        .unwrap_or(defaults.max_actions_per_incident);
+    if !(1..=100).contains(&max_actions_per_incident) {
+        return Err(ConfigError::new(
+            "remediation.max_actions_per_incident",
+            format!("{max_actions_per_incident} is outside 1..=100"),
+        ));
+    }
+    if raw
+        .allowed_targets
+        .iter()
+        .any(|t| t.is_empty() || t.len() > 128)
+    {
+        return Err(ConfigError::new(
+            "remediation.allowed_targets",
+            "service names of 1 to 128 characters",
+        ));
+    }
+    Ok(RemediationConfig {
+        playbooks,
+        source,
+        enabled: raw.enabled.unwrap_or(true),
+        executor,
+        settings: Settings {
+            approval_ttl_ms: ms(approval_ttl),
+            stale_after_ms: ms(stale_after),
+            max_concurrent_actions,
+            max_actions_per_incident,
+            allowed_targets: raw.allowed_targets,
+            verify_settle_ms: ms(verify_settle),
+        },
+    })
+}
