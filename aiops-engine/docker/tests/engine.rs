@@ -254,6 +254,44 @@ async fn restarts_and_image_changes_of_a_real_container_are_reported() {
                 changes[0].why
             );
 
+            // a roll-back recreates the service's container from the image
+            // it ran before (its looks at the stack remembered v1, then v2),
+            // keeping its name and labels; a second one goes forward again
+            let v1_id = docker.inspect_image(&v1).await.expect("v1").id.expect("id");
+            let v2_id = docker.inspect_image(&v2).await.expect("v2").id.expect("id");
+            let said = target
+                .rollback_service(SERVICE, Duration::from_secs(1))
+                .await
+                .expect("roll back");
+            assert!(said.contains(&name), "{said}");
+            let back = target
+                .inspect(&name)
+                .await
+                .expect("the service's container");
+            assert_eq!(back.image_id, v1_id, "runs the image before");
+            assert_eq!(back.service, SERVICE, "labels kept");
+            assert!(
+                target.containers().await.expect("list").len() == 1,
+                "the old container is gone"
+            );
+            target
+                .rollback_service(SERVICE, Duration::from_secs(1))
+                .await
+                .expect("roll forward");
+            assert_eq!(target.inspect(&name).await.expect("again").image_id, v2_id);
+            let restarted = target
+                .restart_service(SERVICE, Duration::from_secs(1))
+                .await
+                .expect("restart by service");
+            assert!(restarted.contains(&name), "{restarted}");
+            match target
+                .rollback_service("no-such-service", Duration::from_secs(1))
+                .await
+            {
+                Err(DockerError::Refused(why)) => assert!(why.contains("no container"), "{why}"),
+                other => panic!("rolling back a missing service: {other:?}"),
+            }
+
             // the remediation target refuses containers outside the stack
             let body = ContainerCreateBody {
                 image: Some(v1.clone()),

@@ -160,3 +160,89 @@ fn bad_scenarios_are_refused_before_anything_starts() {
     );
     assert!(!dir.path().join("out").exists(), "nothing was started");
 }
+
+/// With the shipped playbooks, a memory leak is cured by one restart that
+/// the engine orders through the run's supervisor, and the report says how
+/// soon; nothing is done to a healthy service.
+#[test]
+fn playbooks_cure_a_leak_and_the_report_says_how_soon() {
+    let shop = match ensure_shop_binary() {
+        Ok(p) => p,
+        Err(e) if !in_ci() => {
+            eprintln!("SKIPPED: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("leak.yaml");
+    std::fs::write(
+        &scenario,
+        "name: leak\nabout: recommendation leaks fast\nduration: 130s\nload: {rate: 15, users: 30}\n\
+         faults:\n  - service: recommendation\n    fault: {kind: leak, mb_per_min: 600}\n    start: 60s\n    duration: 60s\n",
+    )
+    .expect("scenario");
+    let playbooks = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/playbooks");
+    let out = dir.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["eval", "chaos"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--port-base",
+            "30300",
+            "--scrape-interval",
+            "2s",
+            "--no-alert-rules",
+            "--playbooks",
+        ])
+        .arg(&playbooks)
+        .arg("--shop")
+        .arg(&shop)
+        .output()
+        .expect("run aiops eval chaos");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}\n{stdout}");
+    let report: Value = stdout
+        .lines()
+        .find(|l| l.starts_with('{') && l.contains("\"scenario\""))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no report line: {stdout}"));
+    let remedy = &report["faults"][0]["remedy"];
+    assert_eq!(remedy["executed"], 1, "one restart: {report}");
+    let recovered = remedy["time_to_recover_s"].as_f64().unwrap_or(f64::MAX);
+    assert!(recovered < 60.0, "recovered in {recovered}s: {report}");
+    assert_eq!(
+        remedy["harmful"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
+    assert_eq!(remedy["repeated"], false, "{report}");
+    assert_eq!(
+        report["actions_without_fault"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
+    assert!(
+        report["restarts_asked"]["recommendation"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
+        "{report}"
+    );
+    // the incident as first seen is kept, for `aiops playbook test`
+    let snapshot = out.join("leak").join("incident-recommendation_leak.json");
+    let text = std::fs::read_to_string(&snapshot).expect("incident snapshot");
+    let test = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["playbook", "test"])
+        .arg(playbooks.join("30-restart-leak-or-runaway.yaml"))
+        .arg("--incident")
+        .arg(&snapshot)
+        .output()
+        .expect("aiops playbook test");
+    let said = String::from_utf8_lossy(&test.stdout);
+    assert!(test.status.success(), "{said}\n{text}");
+    assert!(said.contains("incident "), "{said}");
+}

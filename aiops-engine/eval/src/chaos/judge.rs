@@ -687,3 +687,201 @@ mod tests {
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
     }
 }
+
+/// One action of the engine's ledger as the harness read it at the end.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionSeen {
+    pub id: String,
+    pub playbook: String,
+    pub action: String,
+    pub service: Option<String>,
+    pub state: String,
+    pub created_ms: i64,
+    /// When it succeeded, if it did.
+    pub succeeded_ms: Option<i64>,
+    /// Its verification's verdict, once decided.
+    pub verified: Option<bool>,
+    /// It was handed to the executor (restart, roll back, ... not a skip).
+    pub executed: bool,
+}
+
+impl ActionSeen {
+    fn changes_a_service(&self) -> bool {
+        self.executed
+            && self.service.is_some()
+            && self.action != "annotate"
+            && self.action != "escalate"
+    }
+}
+
+/// What the playbooks did about one fault.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Remedy {
+    /// Every ledger record of the fault's span, in order.
+    pub actions: Vec<String>,
+    /// Actions that changed a service.
+    pub executed: usize,
+    /// Fault start to the first action on the faulted service that
+    /// succeeded and was verified (the process with the fault replaced, or
+    /// the bad release rolled back); `None` when no action cured it.
+    pub time_to_recover_s: Option<f64>,
+    pub escalated: bool,
+    /// Actions on services other than the faulted one: they touched a
+    /// healthy service.
+    pub harmful: Vec<String>,
+    /// More than one action changed the faulted service.
+    pub repeated: bool,
+}
+
+/// Judges the ledger against one fault.
+pub fn remedy(fault: &FaultWindow, actions: &[ActionSeen], rules: &Rules) -> Remedy {
+    let span = fault.start_ms..=fault.end_ms + rules.settle_ms;
+    let mine: Vec<&ActionSeen> = actions
+        .iter()
+        .filter(|a| span.contains(&a.created_ms))
+        .collect();
+    let changed: Vec<&&ActionSeen> = mine.iter().filter(|a| a.changes_a_service()).collect();
+    let cured = changed
+        .iter()
+        .filter(|a| {
+            a.service.as_deref() == Some(fault.service.as_str()) && a.verified == Some(true)
+        })
+        .filter_map(|a| a.succeeded_ms)
+        .min();
+    Remedy {
+        actions: mine
+            .iter()
+            .map(|a| {
+                format!(
+                    "{:+.0}s {} {} {}",
+                    secs(a.created_ms - fault.start_ms),
+                    a.action,
+                    a.service.as_deref().unwrap_or("-"),
+                    a.state
+                )
+            })
+            .collect(),
+        executed: changed.len(),
+        time_to_recover_s: cured.map(|t| secs(t - fault.start_ms)),
+        escalated: mine.iter().any(|a| a.action == "escalate" && a.executed),
+        harmful: changed
+            .iter()
+            .filter(|a| a.service.as_deref() != Some(fault.service.as_str()))
+            .map(|a| format!("{} {}", a.action, a.service.as_deref().unwrap_or("-")))
+            .collect(),
+        repeated: changed
+            .iter()
+            .filter(|a| a.service.as_deref() == Some(fault.service.as_str()))
+            .count()
+            > 1,
+    }
+}
+
+/// Actions that changed a service while no fault (nor its settle time)
+/// was on: each is an action on a healthy system.
+pub fn actions_without_fault(
+    faults: &[FaultWindow],
+    actions: &[ActionSeen],
+    rules: &Rules,
+) -> Vec<String> {
+    actions
+        .iter()
+        .filter(|a| a.changes_a_service() && active_at(a.created_ms, faults, rules).is_empty())
+        .map(|a| {
+            format!(
+                "{} {} ({})",
+                a.action,
+                a.service.as_deref().unwrap_or("-"),
+                a.id
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod remedy_tests {
+    use super::*;
+
+    fn fault(kind: &str) -> FaultWindow {
+        FaultWindow {
+            label: format!("recommendation_{kind}"),
+            service: "recommendation".into(),
+            kind: kind.into(),
+            start_ms: 100_000,
+            end_ms: 220_000,
+        }
+    }
+
+    fn action(
+        action: &str,
+        service: &str,
+        created: i64,
+        ok: Option<i64>,
+        verified: Option<bool>,
+    ) -> ActionSeen {
+        ActionSeen {
+            id: format!("act-{created}"),
+            playbook: "p".into(),
+            action: action.into(),
+            service: (!service.is_empty()).then(|| service.into()),
+            state: if ok.is_some() {
+                "succeeded".into()
+            } else {
+                "skipped".into()
+            },
+            created_ms: created,
+            succeeded_ms: ok,
+            verified,
+            executed: ok.is_some(),
+        }
+    }
+
+    #[test]
+    fn a_verified_restart_recovers_and_nothing_else_counts() {
+        let actions = vec![
+            action(
+                "restart",
+                "recommendation",
+                115_000,
+                Some(117_000),
+                Some(true),
+            ),
+            action("restart", "cart", 50_000, Some(51_000), Some(true)),
+            action("scale", "recommendation", 116_000, None, None),
+        ];
+        let r = remedy(&fault("leak"), &actions, &Rules::default());
+        assert_eq!(r.time_to_recover_s, Some(17.0));
+        assert_eq!(r.executed, 1);
+        assert!(r.harmful.is_empty() && !r.repeated && !r.escalated);
+        assert_eq!(
+            r.actions.len(),
+            2,
+            "the skip is listed, the earlier restart is not"
+        );
+        assert_eq!(
+            actions_without_fault(&[fault("leak")], &actions, &Rules::default()),
+            ["restart cart (act-50000)"]
+        );
+    }
+
+    #[test]
+    fn an_unverified_restart_then_escalation_is_no_recovery() {
+        let actions = vec![
+            action(
+                "restart",
+                "recommendation",
+                130_000,
+                Some(131_000),
+                Some(false),
+            ),
+            action("escalate", "", 192_000, Some(192_000), None),
+            action("restart", "frontend", 140_000, Some(141_000), None),
+            action("restart", "recommendation", 150_000, Some(151_000), None),
+        ];
+        let r = remedy(&fault("errors"), &actions, &Rules::default());
+        assert_eq!(r.time_to_recover_s, None);
+        assert!(r.escalated);
+        assert_eq!(r.harmful, ["restart frontend"]);
+        assert!(r.repeated);
+    }
+}

@@ -60,6 +60,11 @@ pub struct ChaosArgs {
     /// The `shop` binary (default: beside this one).
     #[arg(long)]
     pub shop: Option<PathBuf>,
+    /// Remediation playbooks (a folder or a file) the engine runs, acting
+    /// on the shop through this run's supervisor; the report then says,
+    /// per fault, what they did and how soon the service recovered.
+    #[arg(long)]
+    pub playbooks: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -73,6 +78,9 @@ struct FaultReport {
     engine: Detection,
     /// Per alert rule set (`standard` and its fast variants).
     alerts: BTreeMap<String, AlertDetection>,
+    /// What the playbooks did, when they ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remedy: Option<judge::Remedy>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,6 +100,9 @@ struct ScenarioReport {
     restarts_asked: BTreeMap<String, u64>,
     /// Times a fault was applied again to a restarted process.
     reapplied: BTreeMap<String, u32>,
+    /// With playbooks: actions that changed a service while no fault was on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actions_without_fault: Option<Vec<String>>,
 }
 
 pub fn run(args: ChaosArgs) -> anyhow::Result<()> {
@@ -148,6 +159,17 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let playbooks = match &args.playbooks {
+        None => None,
+        Some(path) => {
+            let loaded = check_playbooks(path)?;
+            eprintln!(
+                "playbooks: {loaded} from {} act through the run's supervisor",
+                path.display()
+            );
+            Some(std::path::absolute(path)?)
+        }
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     let mut reports = Vec::new();
     for scenario in &scenarios {
@@ -162,6 +184,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<()> {
             prometheus: prometheus.clone().filter(|_| compare),
             alertmanager: alertmanager.clone().filter(|_| compare),
             rule_variants: args.rule_variants.0.clone(),
+            playbooks: playbooks.clone(),
             log_callsites: args.record.is_some(),
         };
         eprintln!(
@@ -199,6 +222,17 @@ fn parse_variants(raw: &str) -> Result<RuleVariants, String> {
         return Err(format!("at most {} variants", stack::MAX_RULE_VARIANTS));
     }
     Ok(RuleVariants(caps))
+}
+
+/// Refuses a run whose playbooks the engine would refuse, before anything
+/// starts; the number it would load.
+fn check_playbooks(path: &Path) -> anyhow::Result<usize> {
+    let (loaded, errors) = aiops_playbooks::load::load_all(&[path.to_owned()]);
+    if !errors.is_empty() {
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::bail!("--playbooks:\n{}", all.join("\n"));
+    }
+    Ok(loaded.len())
 }
 
 fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Scenario>> {
@@ -323,6 +357,9 @@ async fn drive(
         })
         .collect();
     let mut watch = IncidentWatch::default();
+    // the incident each fault was first found in, saved as the API showed
+    // it then: the fixtures `aiops playbook test` is tried on
+    let mut snapshots: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut next = events.into_iter().peekable();
     let end = started + scenario.duration;
     let mut ticker = tokio::time::interval(POLL_EVERY);
@@ -331,6 +368,7 @@ async fn drive(
         tokio::select! {
             _ = ticker.tick() => {
                 watch.poll(&stack.http, &engine, now_ms()).await;
+                snapshot_incidents(stack, &engine, &windows, &watch, &mut snapshots).await;
             }
             _ = tokio::time::sleep_until(due.unwrap_or(end)), if due.is_some() => {
                 let Some((_, i, inject)) = next.next() else { continue };
@@ -356,6 +394,11 @@ async fn drive(
     let ended_ms = now_ms();
     watch.poll(&stack.http, &engine, ended_ms).await;
     let incidents = watch.incidents();
+    let actions = if stack.playbooks_on() {
+        Some(read_actions(&stack.http, &engine).await?)
+    } else {
+        None
+    };
     let alerts = stack.alerts.lock().clone();
     let rules = Rules::default();
     let rulesets = stack.rulesets();
@@ -373,6 +416,7 @@ async fn drive(
                 .iter()
                 .map(|r| (r.clone(), judge::alerts(w, &alerts, r, &rules)))
                 .collect(),
+            remedy: actions.as_ref().map(|a| judge::remedy(w, a, &rules)),
         })
         .collect();
     if let Some(dir) = record {
@@ -409,8 +453,108 @@ async fn drive(
             .collect(),
         crashes,
         restarts_asked,
+        actions_without_fault: actions
+            .as_ref()
+            .map(|a| judge::actions_without_fault(&windows, a, &rules)),
         reapplied: stack.reapplied(),
     })
+}
+
+/// Saves, once per fault, the incident its service's own signals first
+/// joined, as `GET /api/v1/incidents/{id}` answered at that moment.
+async fn snapshot_incidents(
+    stack: &Stack,
+    engine: &str,
+    windows: &[FaultWindow],
+    watch: &IncidentWatch,
+    saved: &mut BTreeMap<String, PathBuf>,
+) {
+    let now = now_ms();
+    for w in windows {
+        if saved.contains_key(&w.label) || now < w.start_ms || now > w.end_ms {
+            continue;
+        }
+        let seen = watch.incidents();
+        let Some(incident) = seen.iter().find(|i| {
+            i.joins
+                .iter()
+                .any(|j| j.service == w.service && j.joined_ms >= w.start_ms)
+        }) else {
+            continue;
+        };
+        let url = format!("{engine}/api/v1/incidents/{}", incident.id);
+        let Ok(response) = stack.http.get(url).send().await else {
+            continue;
+        };
+        let Ok(body) = response.text().await else {
+            continue;
+        };
+        let path = stack.run_dir().join(format!("incident-{}.json", w.label));
+        if std::fs::write(&path, body).is_ok() {
+            saved.insert(w.label.clone(), path);
+        }
+    }
+}
+
+/// The engine's ledger at the end of a run.
+async fn read_actions(
+    http: &reqwest::Client,
+    engine: &str,
+) -> anyhow::Result<Vec<judge::ActionSeen>> {
+    let body: serde_json::Value = http
+        .get(format!("{engine}/api/v1/actions?limit=1000"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut out = Vec::new();
+    for a in body
+        .get("data")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let text = |k: &str| {
+            a.get(k)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let history = a.get("history").and_then(serde_json::Value::as_array);
+        let entered = |state: &str| {
+            history
+                .into_iter()
+                .flatten()
+                .find(|t| t.get("state").and_then(serde_json::Value::as_str) == Some(state))
+                .and_then(|t| t.get("at_ms").and_then(serde_json::Value::as_i64))
+        };
+        out.push(judge::ActionSeen {
+            id: text("id"),
+            playbook: text("playbook"),
+            action: text("action"),
+            service: a
+                .get("service")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            state: text("state"),
+            created_ms: a
+                .get("created_ms")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0),
+            succeeded_ms: entered("succeeded"),
+            verified: a
+                .get("verification")
+                .and_then(|v| v.get("state"))
+                .and_then(serde_json::Value::as_str)
+                .and_then(|s| match s {
+                    "passed" => Some(true),
+                    "failed" => Some(false),
+                    _ => None,
+                }),
+            executed: entered("running").is_some(),
+        });
+    }
+    Ok(out)
 }
 
 fn duration_ms(d: Duration) -> i64 {
@@ -471,6 +615,28 @@ fn summarise(reports: &[ScenarioReport]) {
             println!("false incident in {}: {} {}", r.scenario, f.id, f.why);
         }
     }
+    if faults.iter().any(|f| f.remedy.is_some()) {
+        println!();
+        println!(
+            "{:<26} {:<22} {:>8} {:>10} {:>9} {:>8} {:>8}",
+            "scenario", "fault", "actions", "recovered", "escalated", "harmful", "repeated"
+        );
+        for f in &faults {
+            let Some(r) = &f.remedy else { continue };
+            println!(
+                "{:<26} {:<22} {:>8} {:>10} {:>9} {:>8} {:>8}",
+                f.scenario,
+                f.fault,
+                r.executed,
+                r.time_to_recover_s
+                    .map(|s| format!("{s:.1}s"))
+                    .unwrap_or_else(|| "-".into()),
+                if r.escalated { "yes" } else { "no" },
+                r.harmful.len(),
+                if r.repeated { "yes" } else { "no" },
+            );
+        }
+    }
     let summary = summary_json(reports, &rulesets);
     println!();
     println!(
@@ -482,6 +648,69 @@ fn summarise(reports: &[ScenarioReport]) {
 /// The figures of a whole run: the engine's, each alert rule set's, and
 /// the engine's median time to rank 1 against the fastest rule set's median
 /// time to notify.
+/// What the playbooks did over the run, against the goals: a leak or a
+/// runaway CPU cured by a restart within 60 s of the fault, a bad release
+/// rolled back within 90 s, no action without a fault, and faults no
+/// playbook cures tried at most once and escalated.
+fn remediation_json(reports: &[ScenarioReport], faults: &[&FaultReport]) -> serde_json::Value {
+    let by = |kinds: &[&str]| -> Vec<&FaultReport> {
+        faults
+            .iter()
+            .copied()
+            .filter(|f| kinds.contains(&f.kind.as_str()))
+            .collect()
+    };
+    let recovered_within = |list: &[&FaultReport], s: f64| {
+        list.iter()
+            .filter(|f| {
+                f.remedy
+                    .as_ref()
+                    .and_then(|r| r.time_to_recover_s)
+                    .is_some_and(|t| t <= s)
+            })
+            .count()
+    };
+    let times = |list: &[&FaultReport]| -> Vec<f64> {
+        list.iter()
+            .filter_map(|f| f.remedy.as_ref()?.time_to_recover_s)
+            .collect()
+    };
+    let restartable = by(&["leak", "cpu"]);
+    let releases = by(&["release"]);
+    let others: Vec<&FaultReport> = faults
+        .iter()
+        .copied()
+        .filter(|f| !["leak", "cpu", "release"].contains(&f.kind.as_str()))
+        .collect();
+    let without_fault: usize = reports
+        .iter()
+        .filter_map(|r| r.actions_without_fault.as_ref())
+        .map(Vec::len)
+        .sum();
+    let remedies = || faults.iter().filter_map(|f| f.remedy.as_ref());
+    json!({
+        "leak_or_cpu": {
+            "faults": restartable.len(),
+            "recovered_within_60s": recovered_within(&restartable, 60.0),
+            "median_time_to_recover_s": judge::median(&mut times(&restartable)),
+        },
+        "bad_release": {
+            "faults": releases.len(),
+            "rolled_back_within_90s": recovered_within(&releases, 90.0),
+            "median_time_to_recover_s": judge::median(&mut times(&releases)),
+        },
+        "others": {
+            "faults": others.len(),
+            "at_most_one_action": others.iter().filter(|f| f.remedy.as_ref().is_some_and(|r| r.executed <= 1)).count(),
+            "escalated": others.iter().filter(|f| f.remedy.as_ref().is_some_and(|r| r.escalated)).count(),
+        },
+        "actions": remedies().map(|r| r.executed).sum::<usize>(),
+        "harmful_actions": remedies().map(|r| r.harmful.len()).sum::<usize>(),
+        "faults_with_repeated_actions": remedies().filter(|r| r.repeated).count(),
+        "actions_without_fault": without_fault,
+    })
+}
+
 fn summary_json(reports: &[ScenarioReport], rulesets: &[String]) -> serde_json::Value {
     let faults: Vec<&FaultReport> = reports.iter().flat_map(|r| r.faults.iter()).collect();
     let n = faults.len();
@@ -585,6 +814,9 @@ fn summary_json(reports: &[ScenarioReport], rulesets: &[String]) -> serde_json::
     }
     if !rules_out.is_empty() {
         out["alert_rules"] = serde_json::Value::Object(rules_out);
+    }
+    if faults.iter().any(|f| f.remedy.is_some()) {
+        out["remediation"] = remediation_json(reports, &faults);
     }
     if let (Some(engine), Some((ruleset, notify))) = (engine_median_rank_1, fastest) {
         out["engine_rank_1_vs_fastest_notify"] = json!({

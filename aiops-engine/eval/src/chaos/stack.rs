@@ -43,9 +43,13 @@ impl Ports {
     pub fn alertmanager(&self) -> u16 {
         self.base + 13
     }
+    /// The supervisor's control API, which the engine's playbooks act through.
+    pub fn control(&self) -> u16 {
+        self.base + 14
+    }
     pub fn all(&self) -> Vec<u16> {
         let mut v: Vec<u16> = shop_topology::names().map(|s| self.service(s)).collect();
-        v.extend([self.engine(), self.alertmanager()]);
+        v.extend([self.engine(), self.alertmanager(), self.control()]);
         v.extend((0..=MAX_RULE_VARIANTS).map(|i| self.prometheus(i)));
         v
     }
@@ -70,6 +74,9 @@ pub struct StackConfig {
     /// Fast variants of the alert rules: each caps every `for:` at this
     /// (what a team tuned for speed would run), in a Prometheus of its own.
     pub rule_variants: Vec<Duration>,
+    /// Remediation playbooks the engine runs (acting through this run's
+    /// supervisor), if any.
+    pub playbooks: Option<PathBuf>,
     /// The services name the statement behind each log line on stdout
     /// (`SHOP_LOG_CALLSITE`; never in the copy the engine receives), for a
     /// labelled recording.
@@ -85,6 +92,8 @@ pub struct Stack {
     /// The rule sets a Prometheus runs for.
     rulesets: Vec<String>,
     receiver: Option<(JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
+    /// The supervisor's control API, when playbooks act.
+    control: Option<(JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
     pub alerts: Arc<Mutex<Vec<AlertSeen>>>,
     prober: JoinHandle<()>,
     /// Faults applied again after each restart while they last, by label.
@@ -132,10 +141,32 @@ impl Stack {
             .build()?;
         let ports = config.ports;
         let engine_url = format!("http://127.0.0.1:{}", ports.engine());
-        let engine_yaml = engine_config(&config);
+        let sup = Supervisor::new();
+        // the engine's playbooks act on the shop through this run's supervisor
+        let control_token = format!(
+            "ctl-{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        );
+        let control = match &config.playbooks {
+            None => None,
+            Some(_) => {
+                let listener =
+                    tokio::net::TcpListener::bind(("127.0.0.1", ports.control())).await?;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let (sup, token) = (sup.clone(), control_token.clone());
+                let handle = tokio::spawn(async move {
+                    let _ = supervisor::control::serve(listener, sup, &token, async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+                });
+                Some((handle, stop))
+            }
+        };
+        let engine_yaml = engine_config(&config, &control_token);
         let engine_config_path = config.run_dir.join("aiops.yaml");
         std::fs::write(&engine_config_path, engine_yaml)?;
-        let sup = Supervisor::new();
         keep(
             &sup,
             "aiops",
@@ -311,11 +342,20 @@ impl Stack {
             sup,
             rulesets,
             receiver,
+            control,
             alerts,
             prober,
             reapply: BTreeMap::new(),
             reapplied: Arc::default(),
         })
+    }
+
+    pub fn run_dir(&self) -> &Path {
+        &self.config.run_dir
+    }
+
+    pub fn playbooks_on(&self) -> bool {
+        self.config.playbooks.is_some()
     }
 
     pub fn engine_url(&self) -> String {
@@ -476,7 +516,10 @@ impl Stack {
         order.extend(prometheus.iter().map(String::as_str));
         order.push("alertmanager");
         self.sup.stop_all(&order).await;
-        if let Some((handle, stop)) = self.receiver.take() {
+        for (handle, stop) in [self.receiver.take(), self.control.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = stop.send(());
             let _ = handle.await;
         }
@@ -543,7 +586,7 @@ fn yaml_str(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
-fn engine_config(config: &StackConfig) -> String {
+fn engine_config(config: &StackConfig, control_token: &str) -> String {
     let mut out = String::new();
     let interval = humantime::format_duration(config.scrape_interval);
     let _ = writeln!(out, "listen: \"127.0.0.1:{}\"", config.ports.engine());
@@ -561,6 +604,17 @@ fn engine_config(config: &StackConfig) -> String {
         "incidents:\n  database: {}\n  evaluation_interval: {interval}",
         yaml_str(&database)
     );
+    if let Some(playbooks) = &config.playbooks {
+        let services: Vec<&str> = shop_topology::names().collect();
+        let _ = writeln!(
+            out,
+            "remediation:\n  playbooks: {}\n  executor: process\n  supervisor:\n    url: \"http://127.0.0.1:{}\"\n    token: {}\n  allowed_targets: [{}]",
+            yaml_str(&playbooks.display().to_string()),
+            config.ports.control(),
+            yaml_str(control_token),
+            services.join(", ")
+        );
+    }
     out
 }
 
