@@ -724,6 +724,48 @@ mod tests {
                 "incidents: {rules: /nonexistent/rules.yaml}",
                 "incidents.rules",
             ),
+            (
+                "auth: {api_tokens: [{name: a, role: boss, token: aaaaaaaaaaaaaaaaaa}]}",
+                "(file)",
+            ),
+            (
+                "auth: {api_tokens: [{name: a, role: admin, token: short}]}",
+                "auth.api_tokens[0].token",
+            ),
+            (
+                "auth: {api_tokens: [{name: 'a b', role: admin, token: aaaaaaaaaaaaaaaaaa}]}",
+                "auth.api_tokens[0].name",
+            ),
+            (
+                "auth: {api_tokens: [{name: a, role: admin, token: aaaaaaaaaaaaaaaaaa}, {name: b, role: viewer, token: aaaaaaaaaaaaaaaaaa}]}",
+                "auth.api_tokens[1].token",
+            ),
+            ("remediation: {executor: ssh}", "remediation.executor"),
+            (
+                "remediation: {executor: process}",
+                "remediation.supervisor.url",
+            ),
+            (
+                "remediation: {executor: process, supervisor: {url: 'ftp://x', token: abcdefgh}}",
+                "remediation.supervisor.url",
+            ),
+            (
+                "remediation: {executor: process, supervisor: {url: 'http://x:1'}}",
+                "remediation.supervisor.token",
+            ),
+            ("remediation: {executor: docker}", "remediation.executor"),
+            (
+                "remediation: {playbooks: /nonexistent/playbooks}",
+                "remediation.playbooks",
+            ),
+            (
+                "remediation: {max_concurrent_actions: 0}",
+                "remediation.max_concurrent_actions",
+            ),
+            (
+                "remediation: {approval_ttl: 1s}",
+                "remediation.approval_ttl",
+            ),
             ("bogus: 1", "(file)"),
             ("listen: [1, 2", "(file)"),
         ] {
@@ -733,5 +775,48 @@ mod tests {
         let err =
             Config::parse("", &env(&[("AIOPS_MAX_ACTIVE_SERIES", "lots")])).expect_err("bad env");
         assert_eq!(err.field, "AIOPS_MAX_ACTIVE_SERIES");
+        let err = Config::parse(
+            "",
+            &env(&[("AIOPS_API_TOKENS", "alice:chief:aaaaaaaaaaaaaaaaaa")]),
+        )
+        .expect_err("bad role");
+        assert_eq!(err.field, "AIOPS_API_TOKENS[0]");
+    }
+
+    #[test]
+    fn the_shipped_playbooks_load_and_a_broken_one_is_placed() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let config = Config::parse_in(
+            "remediation: {playbooks: rules/playbooks, executor: process, supervisor: {url: 'http://127.0.0.1:9801', token: abcdefgh}}\n\
+             auth: {api_tokens: [{name: ops, role: admin, token: aaaaaaaaaaaaaaaaaaaa}]}\n",
+            &env(&[]),
+            Some(&root),
+        )
+        .expect("valid");
+        assert_eq!(config.remediation.playbooks.len(), 4);
+        assert!(matches!(
+            config.remediation.executor,
+            Some(ExecutorConfig::Process { .. })
+        ));
+        assert!(
+            !format!("{config:?}").contains("aaaaaaaaaaaaaaaaaaaa"),
+            "tokens never in Debug"
+        );
+        let dir =
+            std::env::temp_dir().join(format!("aiops-broken-playbooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join("bad.yaml"),
+            "name: x\nwhen: {}\nsteps:\n  - action: explode\n",
+        )
+        .expect("write");
+        let err = Config::parse(
+            &format!("remediation: {{playbooks: {}}}", dir.display()),
+            &env(&[]),
+        )
+        .expect_err("broken");
+        assert_eq!(err.field, "remediation.playbooks");
+        assert!(err.reason.contains("bad.yaml:4:"), "{}", err.reason);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
