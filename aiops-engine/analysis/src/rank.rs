@@ -115,11 +115,12 @@ pub fn rank(incident: &Incident, graph: &Graph) -> Vec<Cause> {
             .fold(0.0, f64::max);
         if own_best > 0.0 {
             score += own_best;
-            reasons.push(format!(
-                "{} of its own signals are anomalous (strongest {:.2})",
-                candidate.own.len(),
-                own_best
-            ));
+            let n = candidate.own.len();
+            reasons.push(if n == 1 {
+                format!("one of its own signals is anomalous (strength {own_best:.2})")
+            } else {
+                format!("{n} of its own signals are anomalous (strongest {own_best:.2})")
+            });
         }
         let blame = candidate
             .blamed_by

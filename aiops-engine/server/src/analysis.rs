@@ -240,6 +240,9 @@ pub async fn persist_changed(state: &AppState) {
             .filter_map(|id| analysis.correlator().get(id).map(row))
             .collect()
     };
+    for row in &rows {
+        state.announce(&row.id);
+    }
     for row in rows {
         if let Err(e) = db.upsert(&row).await {
             tracing::error!(id = %row.id, error = %e, "incident not persisted; will retry on its next change");

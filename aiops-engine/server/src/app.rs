@@ -81,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .merge(read)
         .with_state(state.clone())
         .merge(metrics)
+        .merge(crate::routes::console::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::track,
@@ -105,9 +106,13 @@ pub async fn run(
     let docker = crate::docker::spawn(&state, stop_rx.clone());
     let remediation = crate::remediation::spawn(&state, stop_rx.clone());
     let compactor = tokio::spawn(compact_loop(state.clone(), stop_rx));
-    let served = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // the peer's address: the console throttles failed logins per name and address
+    let served = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     let _ = stop_tx.send(true);
     for task in scrapers {
         let _ = task.await;

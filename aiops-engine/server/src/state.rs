@@ -39,7 +39,16 @@ pub struct AppState {
     pub remediation: Arc<crate::remediation::Remediation>,
     /// The Docker watcher's connection, once made (the docker executor acts through it).
     pub docker_target: Arc<OnceLock<aiops_docker::DockerTarget>>,
+    /// Console sessions, users, login throttle.
+    pub console: Arc<crate::routes::console::ConsoleState>,
+    /// The ids of incidents that just changed (new signals, a new state,
+    /// an action): the console's live updates and `aiops demo`'s lines.
+    pub events: tokio::sync::broadcast::Sender<String>,
 }
+
+/// Changes queued for a slow listener at most; one that falls further
+/// behind misses some and catches up with the next.
+const EVENTS_BUFFER: usize = 1024;
 
 /// The wall clock, behind a trait so tests can pin time.
 pub trait Clock: Send + Sync {
@@ -104,7 +113,10 @@ impl AppState {
             analysis: analysis.clone(),
         }));
         let docker_target = Arc::new(OnceLock::new());
+        let (events, _) = tokio::sync::broadcast::channel(EVENTS_BUFFER);
         Self {
+            console: Arc::new(crate::routes::console::ConsoleState::new(&config.console)),
+            events,
             remediation: Arc::new(crate::remediation::Remediation::new(
                 &config,
                 docker_target.clone(),
@@ -123,6 +135,14 @@ impl AppState {
             metrics,
             clock,
         }
+    }
+}
+
+impl AppState {
+    /// Tells the console (and the demo) that an incident changed.
+    pub fn announce(&self, incident_id: &str) {
+        // no listener is fine
+        let _ = self.events.send(incident_id.to_owned());
     }
 }
 

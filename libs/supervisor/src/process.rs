@@ -468,9 +468,13 @@ impl Sink {
     async fn line(&self, line: &str) {
         match self {
             Sink::File(file) => {
+                // one write per line: appends from other handles (the
+                // supervisor's own notes) never land inside it
+                let mut whole = String::with_capacity(line.len() + 1);
+                whole.push_str(line);
+                whole.push('\n');
                 let mut f = file.lock().await;
-                let _ = f.write_all(line.as_bytes()).await;
-                let _ = f.write_all(b"\n").await;
+                let _ = f.write_all(whole.as_bytes()).await;
             }
             Sink::Prefixed(name) => println!("{name:>14} | {line}"),
             Sink::Discard => {}

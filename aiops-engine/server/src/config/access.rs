@@ -7,36 +7,7 @@ use serde::Deserialize;
 
 use super::{ConfigError, EnvSource};
 
-/// What a token may do; each role may do what the ones before it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Read incidents, signals, actions.
-    Viewer,
-    /// Also acknowledge, mitigate, resolve, approve and deny actions.
-    Responder,
-    /// Also switch remediation off and on.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Responder => "responder",
-            Role::Admin => "admin",
-        }
-    }
-
-    fn parse(raw: &str) -> Option<Role> {
-        match raw {
-            "viewer" => Some(Role::Viewer),
-            "responder" => Some(Role::Responder),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
+pub use aiops_console::Role;
 
 /// One API token. Its value never appears in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq, Deserialize)]

@@ -8,9 +8,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod access;
+mod console;
 mod remediation;
 
 pub use access::{ApiAccess, ApiToken, Role};
+pub use console::ConsoleConfig;
 pub use remediation::{ExecutorConfig, RemediationConfig};
 
 pub const EXIT_CONFIG: i32 = 64;
@@ -68,6 +70,8 @@ pub struct Config {
     /// API tokens and their roles.
     pub api: ApiAccess,
     pub remediation: RemediationConfig,
+    /// Console users and sessions.
+    pub console: ConsoleConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +140,7 @@ struct RawConfig {
     incidents: RawIncidents,
     docker: Option<RawDocker>,
     remediation: Option<remediation::RawRemediation>,
+    console: Option<console::RawConsole>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -578,6 +583,7 @@ impl Config {
             },
             api: access::api_access(raw.auth.api_tokens, raw.auth.anonymous_read, env)?,
             remediation: remediation::remediation(raw.remediation, env, base, docker.is_some())?,
+            console: console::console(raw.console)?,
             docker,
         })
     }

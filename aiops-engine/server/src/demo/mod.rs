@@ -64,6 +64,19 @@ pub fn main(args: &DemoArgs) -> i32 {
         role: crate::config::Role::Admin,
         token: api_token.clone(),
     }];
+    // the console: user demo, its password the API token
+    match aiops_console::auth::hash_password(&api_token) {
+        Ok(hash) => {
+            config.console.users = vec![aiops_console::auth::User {
+                name: "demo".into(),
+                role: crate::config::Role::Admin,
+                password_hash: hash,
+            }];
+        }
+        Err(e) => eprintln!("aiops: no console user (the password could not be hashed: {e})"),
+    }
+    // plain http on loopback: a Secure cookie would not come back to curl
+    config.console.secure_cookies = !config.listen.ip().is_loopback();
     let control_token = format!(
         "ctl-{:016x}{:016x}",
         rand::random::<u64>(),
@@ -140,6 +153,7 @@ pub fn main(args: &DemoArgs) -> i32 {
         generated_api_token,
         control: options.control,
         control_token,
+        shop_logs: (!options.shop_logs).then(|| options.data_dir.join("shop-logs")),
         chaos: options.chaos,
     }))
 }
@@ -175,6 +189,8 @@ struct Demo {
     /// The shop supervisor's control API, and its token.
     control: SocketAddr,
     control_token: String,
+    /// Where the services' log lines go (none: the terminal).
+    shop_logs: Option<PathBuf>,
     chaos: Option<ChaosOptions>,
 }
 
@@ -221,7 +237,7 @@ async fn run(demo: Demo) -> i32 {
     print_banner(&demo, &engine_url);
     let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
     let state = AppState::new(demo.config.clone());
-    let mut engine = tokio::spawn(crate::app::run(listener, state, async move {
+    let mut engine = tokio::spawn(crate::app::run(listener, state.clone(), async move {
         let _ = engine_stopped.await;
     }));
     // The shop takes Loki's base URL and appends /loki/api/v1/push itself.
@@ -233,6 +249,7 @@ async fn run(demo: Demo) -> i32 {
         loki_url: &loki_url,
         control: demo.control,
         control_token: &demo.control_token,
+        logs: demo.shop_logs.as_deref(),
     }) {
         Ok(s) => s,
         Err(e) => {
@@ -244,6 +261,7 @@ async fn run(demo: Demo) -> i32 {
     };
     let started = Instant::now();
     let announce = tokio::spawn(announce_ready(engine_url.clone()));
+    let narrate = tokio::spawn(narrate(state.clone(), engine_url.clone()));
     let game_day = demo.chaos.as_ref().map(|c| {
         tokio::spawn(game_day::run(
             chaos::Planner::new(c.seed, c.schedule),
@@ -270,6 +288,7 @@ async fn run(demo: Demo) -> i32 {
         }
     };
     announce.abort();
+    narrate.abort();
     if let Some(task) = game_day {
         task.abort();
     }
@@ -344,6 +363,8 @@ fn print_banner(demo: &Demo, engine: &str) {
     let payments = "http://127.0.0.1:8085/admin/chaos";
     let mut lines = vec![
         String::new(),
+        format!("  console     {engine}/  (user demo, password: the api token below)"),
+        String::new(),
         "aiops demo: the engine (this process), the seven shop services and the load generator"
             .to_string(),
         String::new(),
@@ -355,6 +376,13 @@ fn print_banner(demo: &Demo, engine: &str) {
         "  the shop    http://127.0.0.1:8080/".to_string(),
         format!("  config      {}", display(&demo.config_path)),
         format!("  incidents   kept in {}", demo.config.incidents.database),
+        match &demo.shop_logs {
+            Some(dir) => format!(
+                "  shop logs   {} (--shop-logs shows them here)",
+                display(dir)
+            ),
+            None => "  shop logs   in this terminal".to_string(),
+        },
         String::new(),
         format!("  {}", playbooks_note(demo)),
         if demo.generated_api_token {
@@ -421,6 +449,51 @@ fn playbooks_note(demo: &Demo) -> String {
 
 fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// One line whenever an incident opens, changes what matters (its state,
+/// severity or top-ranked service) or resolves, with its console link.
+async fn narrate(state: AppState, engine: String) {
+    let mut changes = state.events.subscribe();
+    let mut known: std::collections::HashMap<String, (String, String, String)> =
+        std::collections::HashMap::new();
+    loop {
+        let id = match changes.recv().await {
+            Ok(id) => id,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(incident) = state.analysis.lock().correlator().get(&id).cloned() else {
+            continue;
+        };
+        let top = incident
+            .root_cause
+            .first()
+            .map(|c| c.service.clone())
+            .unwrap_or_default();
+        let now = (
+            incident.state.as_str().to_owned(),
+            incident.severity.as_str().to_owned(),
+            top.clone(),
+        );
+        let before = known.insert(id.clone(), now.clone());
+        let what = match &before {
+            None => "opened",
+            Some(b) if *b == now => continue,
+            Some(_) if incident.is_resolved() => "resolved",
+            Some(_) => "changed",
+        };
+        if known.len() > 10_000 {
+            known.clear();
+        }
+        output::say(
+            "demo",
+            &format!(
+                "incident {what}: {} [{}, {}] {engine}/incidents/{id}",
+                incident.title, now.1, now.0
+            ),
+        );
+    }
 }
 
 /// One line once the engine and all seven services answer, or, if that

@@ -43,6 +43,10 @@ pub struct DemoArgs {
     /// back), which the playbooks act through.
     #[arg(long, default_value = "127.0.0.1:9801")]
     pub control: String,
+    /// Show the shop services' own log lines in this terminal (by default
+    /// they go to one file per service under <data-dir>/shop-logs).
+    #[arg(long)]
+    pub shop_logs: bool,
     /// Print the engine configuration the demo uses, then exit.
     #[arg(long)]
     pub print_config: bool,
@@ -58,6 +62,7 @@ pub struct Options {
     /// `None`: no playbooks (`--playbooks none`, or the default folder is missing).
     pub playbooks: Option<PathBuf>,
     pub control: std::net::SocketAddr,
+    pub shop_logs: bool,
     pub print_config: bool,
 }
 
@@ -153,6 +158,7 @@ impl Options {
             chaos,
             playbooks,
             control,
+            shop_logs: args.shop_logs,
             print_config: args.print_config,
         })
     }

@@ -66,6 +66,9 @@ pub struct Launch<'a> {
     /// The supervisor's control API: the playbooks act through it.
     pub control: std::net::SocketAddr,
     pub control_token: &'a str,
+    /// The services' own log lines go here (one file each) instead of the
+    /// terminal.
+    pub logs: Option<&'a Path>,
 }
 
 pub struct ShopProcess {
@@ -92,6 +95,17 @@ pub fn spawn(launch: &Launch<'_>) -> io::Result<ShopProcess> {
         .args(["up", "--load", "--rate", &launch.rate.to_string()])
         .arg("--control")
         .arg(launch.control.to_string())
+        .args(
+            launch
+                .logs
+                .map(|dir| {
+                    vec![
+                        std::ffi::OsString::from("--logs"),
+                        dir.as_os_str().to_owned(),
+                    ]
+                })
+                .unwrap_or_default(),
+        )
         .env("SHOP_CONTROL_TOKEN", launch.control_token)
         .env("SHOP_ADMIN_TOKEN", launch.admin_token)
         .env("SHOP_LOKI_URL", launch.loki_url)

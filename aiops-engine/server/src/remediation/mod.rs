@@ -171,6 +171,7 @@ async fn append(state: &AppState, record: &ActionRecord, event: &str) -> Result<
         .map_err(|e| e.to_string())?;
     state.remediation.remember(record.clone());
     state.metrics.count_action(&record.action, event);
+    state.announce(&record.incident_id);
     Ok(appended == Appended::New)
 }
 

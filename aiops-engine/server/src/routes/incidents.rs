@@ -206,14 +206,28 @@ pub async fn transition(
         Some(note) => format!("{} ({note})", actor.name()),
         None => actor.name(),
     };
+    let updated = change_state(&state, &id, &by, to).await?;
+    Ok(Json(
+        json!({"status": "success", "data": view(&updated, &state)}),
+    ))
+}
+
+/// Moves an incident through its lifecycle on behalf of `by`, persists it,
+/// and tells the console; the API and the console's forms share it.
+pub async fn change_state(
+    state: &AppState,
+    id: &str,
+    by: &str,
+    to: Transition,
+) -> Result<Incident, ApiError> {
     let now = state.clock.now_ms();
     let updated = {
         let mut analysis = state.analysis.lock();
         let correlator = analysis.correlator_mut();
         let result = match to {
-            Transition::Acknowledge => correlator.acknowledge(&id, &by, now),
-            Transition::Mitigate => correlator.mitigate(&id, &by, now),
-            Transition::Resolve => correlator.resolve(&id, &by, now),
+            Transition::Acknowledge => correlator.acknowledge(id, by, now),
+            Transition::Mitigate => correlator.mitigate(id, by, now),
+            Transition::Resolve => correlator.resolve(id, by, now),
         };
         match result {
             Ok(incident) => incident.clone(),
@@ -230,9 +244,8 @@ pub async fn transition(
             .await
             .map_err(|e| ApiError::Storage(e.to_string()))?;
     }
-    Ok(Json(
-        json!({"status": "success", "data": view(&updated, &state)}),
-    ))
+    state.announce(id);
+    Ok(updated)
 }
 
 /// An optional `{"note": "..."}` body (a `by` from older clients is

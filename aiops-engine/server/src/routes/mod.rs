@@ -3,6 +3,7 @@
 pub mod access;
 pub mod actions;
 pub mod alertmanager;
+pub mod console;
 pub mod health;
 pub mod incidents;
 pub mod loki;
