@@ -586,7 +586,7 @@ pub struct PlaybookPage {
 /// What live validation answers while a playbook is edited.
 #[derive(Template)]
 #[template(
-    source = "{% for p in problems %}<div class=\"problem\">{{ p }}</div>{% endfor %}{% if problems.is_empty() %}<div class=\"ok\">valid</div>{% endif %}",
+    source = "{% for p in problems %}<span class=\"problem\">{{ p }}</span>{% endfor %}{% if problems.is_empty() %}<span class=\"ok\">valid</span>{% endif %}",
     ext = "html"
 )]
 pub struct Validation {

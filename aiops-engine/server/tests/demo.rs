@@ -7,143 +7,19 @@
 //! file lock, and skips loudly (fails in CI) when those ports are taken.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Read as _;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 mod common;
+use common::demo::{Demo, alive, descendants, start_demo};
 use common::{SERVICES, busy_shop_port, ensure_shop_binary, exclusive, free_port, in_ci};
 
 /// Fails in CI, where everything the test needs must be there; skips on a laptop.
 fn cannot_run(reason: &str) {
     assert!(!in_ci(), "the demo test cannot run: {reason}");
     eprintln!("SKIPPED demo test: {reason}");
-}
-
-/// Every live process below `root`, from /proc (pid -> parent pid).
-fn descendants(root: i32) -> Vec<i32> {
-    let mut parents: HashMap<i32, Vec<i32>> = HashMap::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
-                continue;
-            };
-            if let Some((ppid, _)) = stat(pid) {
-                parents.entry(ppid).or_default().push(pid);
-            }
-        }
-    }
-    let mut found = Vec::new();
-    let mut queue = vec![root];
-    while let Some(p) = queue.pop() {
-        for &child in parents.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
-            found.push(child);
-            queue.push(child);
-        }
-    }
-    found
-}
-
-/// (parent pid, state) of a process; the command name may hold spaces or
-/// parentheses, so fields are read after the last ')'.
-fn stat(pid: i32) -> Option<(i32, char)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((ppid, state))
-}
-
-fn alive(pid: i32) -> bool {
-    stat(pid).is_some_and(|(_, state)| state != 'Z' && state != 'X')
-}
-
-/// The demo under test; on drop (a failed assertion) it and everything
-/// below it is killed, so a failure leaves nothing running.
-struct Demo {
-    child: Child,
-    output: Arc<Mutex<String>>,
-}
-
-impl Demo {
-    fn pid(&self) -> i32 {
-        i32::try_from(self.child.id()).expect("pid fits")
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().map(|o| o.clone()).unwrap_or_default()
-    }
-
-    fn tail(&self) -> String {
-        let out = self.output();
-        let lines: Vec<&str> = out.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            for pid in descendants(self.pid()) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn start_demo(listen: &str, data_dir: &Path) -> Demo {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(["demo", "--listen", listen, "--data-dir"])
-        .arg(data_dir)
-        // The test's own settings only.
-        .env_remove("SHOP_ADMIN_TOKEN")
-        .env_remove("AIOPS_LISTEN")
-        .env_remove("AIOPS_INGEST_TOKENS")
-        .env_remove("AIOPS_DATABASE")
-        .env_remove("AIOPS_SCRAPE_INTERVAL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start aiops demo");
-    let output = Arc::new(Mutex::new(String::new()));
-    // Drained all along: a full pipe would block the demo.
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let sink = output.clone();
-        std::thread::spawn(move || {
-            let mut stream = stream;
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut out) = sink.lock() {
-                    out.push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
-        });
-    }
-    Demo { child, output }
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> Option<(u16, String)> {
@@ -234,7 +110,15 @@ async fn the_demo_wires_the_shop_to_the_engine_and_stops_it_all() {
     let _ = std::fs::remove_dir_all(&data_dir);
     let listen = format!("127.0.0.1:{}", free_port());
     let engine = format!("http://{listen}");
-    let mut demo = start_demo(&listen, &data_dir);
+    let mut demo = start_demo(
+        &[
+            "--listen",
+            &listen,
+            "--data-dir",
+            &data_dir.display().to_string(),
+        ],
+        &[],
+    );
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()

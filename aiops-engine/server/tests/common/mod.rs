@@ -2,6 +2,8 @@
 //! a machine-wide lock on them, and the `shop` binary beside `aiops`.
 #![allow(dead_code)]
 
+pub mod demo;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
