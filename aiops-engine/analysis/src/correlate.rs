@@ -25,6 +25,8 @@ pub struct CorrelatorConfig {
     pub max_signals_per_incident: usize,
     /// Resolved incidents kept in memory for reopening and the API.
     pub max_resolved_kept: usize,
+    /// What makes an incident critical.
+    pub severity: crate::severity::SeverityConfig,
 }
 
 impl Default for CorrelatorConfig {
@@ -36,6 +38,7 @@ impl Default for CorrelatorConfig {
             lookback_ms: 15 * 60_000,
             max_signals_per_incident: 200,
             max_resolved_kept: 200,
+            severity: crate::severity::SeverityConfig::default(),
         }
     }
 }
@@ -487,7 +490,7 @@ impl Correlator {
             );
         }
         incident.root_cause = ranking;
-        let (severity, why) = crate::severity::assess(incident);
+        let (severity, why) = crate::severity::assess(incident, &self.config.severity);
         if severity > incident.severity {
             incident.severity = severity;
             incident.note(

@@ -22,6 +22,9 @@ pub struct RulesFile {
     pub service_labels: Option<Vec<String>>,
     #[serde(default)]
     pub dependencies: Vec<Dependency>,
+    /// What makes an incident critical.
+    #[serde(default)]
+    pub severity: Option<crate::severity::SeverityConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -50,6 +53,15 @@ impl RulesFile {
                 return Err("service_labels: must list at least one non-empty label name".into());
             }
             config.service_keys = labels;
+        }
+        if let Some(severity) = self.severity {
+            if !(severity.critical_error_ratio > 0.0 && severity.critical_error_ratio <= 1.0) {
+                return Err(format!(
+                    "severity.critical_error_ratio: {} is not within (0, 1]",
+                    severity.critical_error_ratio
+                ));
+            }
+            config.correlator.severity = severity;
         }
         for (index, dep) in self.dependencies.into_iter().enumerate() {
             if dep.caller.is_empty() || dep.callee.is_empty() || dep.caller == dep.callee {

@@ -29,12 +29,29 @@ impl Severity {
     }
 }
 
-/// An error ratio at which users clearly see failures.
-pub const CRITICAL_ERROR_RATIO: f64 = 0.05;
+/// What makes an incident critical (`severity:` in `rules/detectors.yaml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeverityConfig {
+    /// A service's own error ratio at which users clearly see failures.
+    pub critical_error_ratio: f64,
+    /// Services whose role makes any strong signal of theirs critical
+    /// (the entry point, the payment path).
+    pub critical_services: Vec<String>,
+}
+
+impl Default for SeverityConfig {
+    fn default() -> Self {
+        SeverityConfig {
+            critical_error_ratio: 0.05,
+            critical_services: Vec::new(),
+        }
+    }
+}
 
 /// The severity the incident's signals call for now (not counting what it
 /// was before), with the reason.
-pub fn assess(incident: &Incident) -> (Severity, String) {
+pub fn assess(incident: &Incident, config: &SeverityConfig) -> (Severity, String) {
     let mut best = (Severity::Info, "only context signals".to_owned());
     for member in &incident.signals {
         let s = &member.signal;
@@ -52,7 +69,7 @@ pub fn assess(incident: &Incident) -> (Severity, String) {
             SignalKind::MetricAnomaly
                 if s.peer.is_none()
                     && s.metric == "error_ratio"
-                    && s.value.is_some_and(|v| v >= CRITICAL_ERROR_RATIO) =>
+                    && s.value.is_some_and(|v| v >= config.critical_error_ratio) =>
             {
                 Some(format!(
                     "{} fails {:.0}% of its requests",
@@ -60,6 +77,11 @@ pub fn assess(incident: &Incident) -> (Severity, String) {
                     s.value.unwrap_or(0.0) * 100.0
                 ))
             }
+            _ if config.critical_services.contains(&s.service) => Some(format!(
+                "{} is a critical service and {} is anomalous",
+                s.service,
+                s.metric.replace('_', " ")
+            )),
             _ => None,
         };
         match critical {

@@ -283,11 +283,24 @@ pub const MAX_TIMELINE: usize = 1_000;
 /// Charts on one page at most.
 pub const MAX_CHARTS: usize = 6;
 
+/// The summary as the page shows it, with the evidence it cites.
+#[derive(Debug, Clone, Default)]
+pub struct SummaryView {
+    pub text: String,
+    pub probable_cause: String,
+    pub next_steps: Vec<String>,
+    /// `written by llm (model, prompt v1)` or `deterministic`.
+    pub source: String,
+    /// (id, text) of each cited item.
+    pub cited: Vec<(String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "incident.html")]
 pub struct IncidentPage {
     pub c: Chrome,
     pub i: IncidentHead,
+    pub summary: SummaryView,
     pub can_respond: bool,
     pub csrf: String,
     pub lifecycle: Vec<(&'static str, &'static str)>,
@@ -309,6 +322,7 @@ pub struct IncidentParts<'a> {
     pub templates: Vec<TemplateView>,
     /// Where the API is, for the curl line.
     pub api_base: &'a str,
+    pub summary: SummaryView,
 }
 
 /// The metrics charted for a service: those its own signals in the
@@ -462,6 +476,7 @@ pub fn incident_page(
         csrf,
         lifecycle,
         curl,
+        summary: parts.summary,
         ranking: incident
             .root_cause
             .iter()

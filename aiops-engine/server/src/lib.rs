@@ -14,5 +14,6 @@ pub mod remediation;
 pub mod routes;
 pub mod scrape;
 pub mod state;
+pub mod summaries;
 pub mod telemetry;
 pub mod window_rank;

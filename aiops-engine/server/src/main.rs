@@ -39,6 +39,12 @@ enum Command {
         #[command(subcommand)]
         command: aiops_server::playbook_cli::PlaybookCommand,
     },
+    /// The console: make a password hash for `console.users` (the password
+    /// is read from standard input, so it stays out of the shell history).
+    Console {
+        #[command(subcommand)]
+        command: ConsoleCommand,
+    },
     /// Exits 0 when the engine on this host answers `/healthz` within two
     /// seconds, 1 otherwise: Docker's HEALTHCHECK (the image has no shell).
     Healthcheck {
@@ -56,6 +62,35 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ConsoleCommand {
+    /// Reads a password from standard input, prints its argon2id hash.
+    HashPassword,
+}
+
+fn hash_password() -> i32 {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("aiops console hash-password: cannot read standard input: {e}");
+        return 1;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.len() < 8 {
+        eprintln!("aiops console hash-password: a password needs at least 8 characters");
+        return EXIT_CONFIG;
+    }
+    match aiops_console::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            0
+        }
+        Err(e) => {
+            eprintln!("aiops console hash-password: {e}");
+            1
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     match cli.command {
@@ -67,6 +102,9 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Command::Console {
+            command: ConsoleCommand::HashPassword,
+        } => std::process::exit(hash_password()),
         Command::Playbook { command } => {
             std::process::exit(aiops_server::playbook_cli::run(command))
         }

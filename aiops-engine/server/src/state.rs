@@ -41,6 +41,11 @@ pub struct AppState {
     pub docker_target: Arc<OnceLock<aiops_docker::DockerTarget>>,
     /// Console sessions, users, login throttle.
     pub console: Arc<crate::routes::console::ConsoleState>,
+    /// Redaction of whatever the engine shows or sends.
+    pub redactor: aiops_summarise::Redactor,
+    /// The LLM's summaries, by incident (each for the evidence it was
+    /// written from).
+    pub summaries: Arc<Mutex<std::collections::HashMap<String, aiops_summarise::Summary>>>,
     /// The ids of incidents that just changed (new signals, a new state,
     /// an action): the console's live updates and `aiops demo`'s lines.
     pub events: tokio::sync::broadcast::Sender<String>,
@@ -116,6 +121,10 @@ impl AppState {
         let (events, _) = tokio::sync::broadcast::channel(EVENTS_BUFFER);
         Self {
             console: Arc::new(crate::routes::console::ConsoleState::new(&config.console)),
+            redactor: aiops_summarise::Redactor {
+                ip_addresses: config.redact_ip_addresses,
+            },
+            summaries: Arc::default(),
             events,
             remediation: Arc::new(crate::remediation::Remediation::new(
                 &config,

@@ -244,3 +244,55 @@ async fn hostile_requests_get_a_clear_4xx() {
         assert!(error.contains(needle), "{uri}: {error}");
     }
 }
+
+/// Every incident carries its evidence (stable ids) and a summary that
+/// cites only that evidence and names the top-ranked service; what a label
+/// or an annotation held (a card number, an e-mail address) is redacted.
+#[tokio::test]
+async fn incidents_carry_a_grounded_summary_and_nothing_secret() {
+    let config = Config::parse(TOKENS, &std::collections::HashMap::new()).expect("config");
+    let app = app(AppState::with_clock(config, Arc::new(FixedClock)));
+    let hostile = ALERT
+        .replace(
+            "payments is down",
+            "card 4111111111111111 declined for bob@example.com",
+        )
+        .replace(
+            "\"severity\":\"critical\"",
+            "\"severity\":\"critical\",\"customer\":\"alice@example.org\"",
+        );
+    let (status, _) = send(&app, "POST", "/api/v1/alerts/alertmanager", &hostile).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = send(&app, "GET", "/api/v1/incidents", "").await;
+    let incident = &list["data"][0];
+    let text = incident.to_string();
+    for secret in ["4111111111111111", "bob@example.com", "alice@example.org"] {
+        assert!(
+            !text.contains(secret),
+            "{secret} reached the incident: {text}"
+        );
+    }
+    let summary = &incident["summary"];
+    assert_eq!(summary["source"], "deterministic");
+    assert!(
+        summary["text"].as_str().unwrap_or("").contains("payments"),
+        "{summary}"
+    );
+    let evidence: Vec<&str> = incident["evidence"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    let cited = summary["evidence_ids"].as_array().expect("cited");
+    assert!(!cited.is_empty());
+    for id in cited {
+        assert!(
+            evidence.contains(&id.as_str().unwrap_or("")),
+            "{id} is not evidence"
+        );
+    }
+    // the same incident read again: the same ids
+    let (_, again) = send(&app, "GET", "/api/v1/incidents", "").await;
+    assert_eq!(again["data"][0]["evidence"], incident["evidence"]);
+}

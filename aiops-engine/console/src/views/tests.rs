@@ -96,6 +96,11 @@ fn page(can_respond: bool) -> String {
             history: &[],
             templates,
             api_base: "http://127.0.0.1:9800",
+            summary: SummaryView {
+                text: "payments <b>fails</b>".into(),
+                source: "deterministic".into(),
+                ..SummaryView::default()
+            },
         },
         can_respond,
         NOW,
@@ -112,6 +117,7 @@ fn hostile_text_is_rendered_inert() {
         "<img src=x",
         "<b>bold</b>",
         "<script>alert(document",
+        "<b>fails</b>",
     ] {
         assert!(!html.contains(raw), "{raw} came through unescaped");
     }

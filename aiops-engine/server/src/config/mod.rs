@@ -72,6 +72,9 @@ pub struct Config {
     pub remediation: RemediationConfig,
     /// Console users and sessions.
     pub console: ConsoleConfig,
+    /// Redact IP addresses from what the engine shows or sends (secrets,
+    /// e-mail addresses and card numbers always are).
+    pub redact_ip_addresses: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +144,14 @@ struct RawConfig {
     docker: Option<RawDocker>,
     remediation: Option<remediation::RawRemediation>,
     console: Option<console::RawConsole>,
+    #[serde(default)]
+    redaction: RawRedaction,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedaction {
+    ip_addresses: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -584,6 +595,7 @@ impl Config {
             api: access::api_access(raw.auth.api_tokens, raw.auth.anonymous_read, env)?,
             remediation: remediation::remediation(raw.remediation, env, base, docker.is_some())?,
             console: console::console(raw.console)?,
+            redact_ip_addresses: raw.redaction.ip_addresses.unwrap_or(true),
             docker,
         })
     }

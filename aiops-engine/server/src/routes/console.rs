@@ -352,8 +352,18 @@ async fn incidents(
     with_cookie(page(StatusCode::OK, view.render()), set)
 }
 
+/// The incident with every string redacted (a log line or a label may
+/// hold a secret).
+fn redacted(state: &AppState, incident: Incident) -> Incident {
+    let Ok(mut value) = serde_json::to_value(&incident) else {
+        return incident;
+    };
+    state.redactor.redact_json(&mut value);
+    serde_json::from_value(value).unwrap_or(incident)
+}
+
 /// The log templates that changed in the incident, with their counts and
-/// example lines.
+/// example lines (redacted).
 fn incident_templates(state: &AppState, incident: &Incident) -> Vec<TemplateView> {
     let analysis = state.analysis.lock();
     let templates = analysis.templates();
@@ -419,6 +429,31 @@ async fn incident(
             }
         },
     };
+    // what the page shows is redacted, whatever a log line or label held
+    let incident = redacted(&state, incident);
+    let (evidence, summary) = crate::summaries::of(&state, &incident);
+    let summary_view = views::SummaryView {
+        text: summary.text.clone(),
+        probable_cause: summary.probable_cause.clone(),
+        next_steps: summary.next_steps.clone(),
+        source: match &summary.model {
+            Some(model) => format!(
+                "written by {} ({model}, {})",
+                summary.source, summary.prompt_version
+            ),
+            None => summary.source.clone(),
+        },
+        cited: summary
+            .evidence_ids
+            .iter()
+            .filter_map(|id| {
+                evidence
+                    .iter()
+                    .find(|e| &e.id == id)
+                    .map(|e| (e.id.clone(), e.text.clone()))
+            })
+            .collect(),
+    };
     let services: Vec<String> = incident
         .root_cause
         .iter()
@@ -443,6 +478,7 @@ async fn incident(
             history: &history,
             templates,
             api_base: &api_base,
+            summary: summary_view,
         },
         caller.role() >= Role::Responder,
         now,

@@ -84,7 +84,19 @@ fn view(incident: &Incident, state: &AppState) -> Value {
             .map(crate::routes::actions::view)
             .collect();
         map.insert("actions".into(), Value::Array(actions));
+        let (evidence, summary) = crate::summaries::of(state, incident);
+        map.insert(
+            "evidence".into(),
+            serde_json::to_value(evidence).unwrap_or_default(),
+        );
+        let mut summary_view = serde_json::to_value(&summary).unwrap_or_default();
+        if let Value::Object(s) = &mut summary_view {
+            s.insert("at".into(), json!(rfc3339(summary.at_ms)));
+        }
+        map.insert("summary".into(), summary_view);
     }
+    // what the engine shows is redacted, whatever a log line or label held
+    state.redactor.redact_json(&mut value);
     value
 }
 
@@ -311,6 +323,9 @@ pub async fn signals(
         .take(limit)
         .filter_map(|s| serde_json::to_value(s).ok())
         .collect();
+    drop(analysis);
+    let mut data = Value::Array(data);
+    state.redactor.redact_json(&mut data);
     Ok(Json(json!({"status": "success", "data": data})))
 }
 

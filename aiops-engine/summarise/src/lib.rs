@@ -1,0 +1,16 @@
+//! Incident summaries. The evidence (every item a summary may cite, each
+//! with a stable id, redacted, ordered for a budget), redaction of whatever
+//! the engine shows or sends, and the deterministic summary that is always
+//! there. The LLM's summary, when one is configured, is checked against the
+//! same evidence and falls back to this one.
+
+pub mod evidence;
+pub mod redact;
+pub mod summary;
+
+pub use evidence::{EvidenceItem, LogExamples, gather, material_hash};
+pub use redact::Redactor;
+pub use summary::{PROMPT_VERSION, Summary, deterministic};
+
+#[cfg(test)]
+mod tests;
