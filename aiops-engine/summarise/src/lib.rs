@@ -4,9 +4,12 @@
 //! there. The LLM's summary, when one is configured, is checked against the
 //! same evidence and falls back to this one.
 
+pub mod context;
 pub mod evidence;
+pub mod prompts;
 pub mod redact;
 pub mod summary;
+pub mod validate;
 
 pub use evidence::{EvidenceItem, LogExamples, gather, material_hash};
 pub use redact::Redactor;
