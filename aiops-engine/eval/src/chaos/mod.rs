@@ -379,6 +379,12 @@ async fn drive(
                     stack.inject(fault).await.with_context(|| format!("injecting {}", fault.label()))?;
                     windows[i].start_ms = at;
                 } else {
+                    // the incident as it stands when the fault ends: the
+                    // fuller picture summaries and similar incidents are
+                    // judged on
+                    watch.poll(&stack.http, &engine, at).await;
+                    let path = stack.run_dir().join(format!("incident-{}.at-clear.json", windows[i].label));
+                    save_incident_of(stack, &engine, &windows[i], &watch, &path).await;
                     eprintln!("  {:>6.1}s clear {} on {}", secs(at - started_ms), fault.kind, fault.service);
                     if let Err(e) = stack.clear(fault).await {
                         eprintln!("  warning: {e:#}");
@@ -474,26 +480,39 @@ async fn snapshot_incidents(
         if saved.contains_key(&w.label) || now < w.start_ms || now > w.end_ms {
             continue;
         }
-        let seen = watch.incidents();
-        let Some(incident) = seen.iter().find(|i| {
-            i.joins
-                .iter()
-                .any(|j| j.service == w.service && j.joined_ms >= w.start_ms)
-        }) else {
-            continue;
-        };
-        let url = format!("{engine}/api/v1/incidents/{}", incident.id);
-        let Ok(response) = stack.http.get(url).send().await else {
-            continue;
-        };
-        let Ok(body) = response.text().await else {
-            continue;
-        };
         let path = stack.run_dir().join(format!("incident-{}.json", w.label));
-        if std::fs::write(&path, body).is_ok() {
+        if save_incident_of(stack, engine, w, watch, &path).await {
             saved.insert(w.label.clone(), path);
         }
     }
+}
+
+/// Writes to `path` the incident the fault's service's own signals joined
+/// since the fault began, as the API shows it now; false when there is none
+/// yet or the engine did not answer.
+async fn save_incident_of(
+    stack: &Stack,
+    engine: &str,
+    w: &FaultWindow,
+    watch: &IncidentWatch,
+    path: &std::path::Path,
+) -> bool {
+    let seen = watch.incidents();
+    let Some(incident) = seen.iter().find(|i| {
+        i.joins
+            .iter()
+            .any(|j| j.service == w.service && j.joined_ms >= w.start_ms)
+    }) else {
+        return false;
+    };
+    let url = format!("{engine}/api/v1/incidents/{}", incident.id);
+    let Ok(response) = stack.http.get(url).send().await else {
+        return false;
+    };
+    let Ok(body) = response.text().await else {
+        return false;
+    };
+    std::fs::write(path, body).is_ok()
 }
 
 /// The engine's ledger at the end of a run.
