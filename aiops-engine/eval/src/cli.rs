@@ -25,6 +25,10 @@ pub enum EvalCommand {
     /// layout: a JSON line per case, then AC@1, AC@3, Avg@5.
     #[cfg(feature = "rca")]
     Rca(crate::rca::RcaArgs),
+    /// Summaries of recorded chaos incidents, deterministic and (with
+    /// `--model-url`) a model's: grounding, naming the faulted service,
+    /// latency and tokens.
+    Summaries(crate::summaries::SummariesArgs),
 }
 
 /// Runs one evaluation; the error says what was wrong with the input.
@@ -36,5 +40,6 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
         EvalCommand::RecordLogs(args) => crate::logs::run_record(&args),
         #[cfg(feature = "rca")]
         EvalCommand::Rca(args) => crate::rca::run(&args),
+        EvalCommand::Summaries(args) => crate::summaries::run(args),
     }
 }

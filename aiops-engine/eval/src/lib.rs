@@ -9,3 +9,4 @@ pub mod logs;
 pub mod nab;
 #[cfg(feature = "rca")]
 pub mod rca;
+pub mod summaries;

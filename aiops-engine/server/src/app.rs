@@ -105,6 +105,7 @@ pub async fn run(
     let analysis = crate::analysis::spawn(&state, stop_rx.clone());
     let docker = crate::docker::spawn(&state, stop_rx.clone());
     let remediation = crate::remediation::spawn(&state, stop_rx.clone());
+    let summaries = crate::summaries::spawn(&state, stop_rx.clone());
     let compactor = tokio::spawn(compact_loop(state.clone(), stop_rx));
     // the peer's address: the console throttles failed logins per name and address
     let served = axum::serve(
@@ -123,6 +124,11 @@ pub async fn run(
     }
     if let Some(remediation) = remediation {
         let _ = remediation.await;
+    }
+    // a summary being written holds nothing worth waiting a model's
+    // timeout for
+    if let Some(summaries) = summaries {
+        summaries.abort();
     }
     for task in analysis {
         let _ = task.await;

@@ -43,9 +43,9 @@ pub struct AppState {
     pub console: Arc<crate::routes::console::ConsoleState>,
     /// Redaction of whatever the engine shows or sends.
     pub redactor: aiops_summarise::Redactor,
-    /// The LLM's summaries, by incident (each for the evidence it was
-    /// written from).
-    pub summaries: Arc<Mutex<std::collections::HashMap<String, aiops_summarise::Summary>>>,
+    /// Writes summaries with the configured model and keeps them, by
+    /// incident and evidence digest, within the token budgets.
+    pub summary_writer: Arc<aiops_summarise::SummaryWriter>,
     /// The ids of incidents that just changed (new signals, a new state,
     /// an action): the console's live updates and `aiops demo`'s lines.
     pub events: tokio::sync::broadcast::Sender<String>,
@@ -124,7 +124,7 @@ impl AppState {
             redactor: aiops_summarise::Redactor {
                 ip_addresses: config.redact_ip_addresses,
             },
-            summaries: Arc::default(),
+            summary_writer: Arc::new(crate::summaries::writer(&config, &metrics)),
             events,
             remediation: Arc::new(crate::remediation::Remediation::new(
                 &config,

@@ -177,6 +177,13 @@ impl EngineMetrics {
         })
     }
 
+    /// Registers metrics under the `aiops_` prefix.
+    pub fn register(&self, add: impl FnOnce(&mut Registry)) {
+        if let Ok(mut registry) = self.registry.lock() {
+            add(registry.sub_registry_with_prefix("aiops"));
+        }
+    }
+
     /// Adds a collector under the `aiops_` prefix.
     pub fn register_collector(&self, collector: Box<dyn prometheus_client::collector::Collector>) {
         if let Ok(mut registry) = self.registry.lock() {

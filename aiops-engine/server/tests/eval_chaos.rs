@@ -81,7 +81,7 @@ fn a_short_scenario_is_run_judged_and_recorded() {
     assert!(fault["engine"]["time_to_rank_1_s"].is_f64(), "{report}");
     // the crash loop: cart restarted, and the crash came back with it
     assert!(
-        report["restarts"]["cart"].as_u64().unwrap_or(0) >= 1,
+        report["crashes"]["cart"].as_u64().unwrap_or(0) >= 1,
         "{report}"
     );
     assert!(

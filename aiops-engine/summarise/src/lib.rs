@@ -6,14 +6,22 @@
 
 pub mod context;
 pub mod evidence;
+pub mod llm;
 pub mod prompts;
 pub mod redact;
 pub mod summary;
 pub mod validate;
+pub mod writer;
 
 pub use evidence::{EvidenceItem, LogExamples, gather, material_hash};
+pub use llm::{Api, ChatClient, ModelEndpoint};
 pub use redact::Redactor;
 pub use summary::{PROMPT_VERSION, Summary, deterministic};
+pub use writer::{Budgets, SummaryWriter, WriteReport};
 
 #[cfg(test)]
+mod real_model_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod writer_tests;

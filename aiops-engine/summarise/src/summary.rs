@@ -29,6 +29,10 @@ pub struct Summary {
     pub at_ms: i64,
     /// The evidence digest it was written from.
     pub evidence_hash: String,
+    /// Why this deterministic summary stands in for the model's (timeout,
+    /// refused answer, budget); absent when no model is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 fn hhmm(ms: i64) -> String {
@@ -140,5 +144,6 @@ pub fn deterministic(
         confidence: top.map_or(0.0, |c| c.score.clamp(0.0, 1.0)),
         at_ms: now_ms,
         evidence_hash: evidence_hash.to_owned(),
+        fallback: None,
     }
 }

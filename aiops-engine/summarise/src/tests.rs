@@ -10,7 +10,7 @@ use crate::summary::deterministic;
 
 const T0: i64 = 1_800_000_000_000;
 
-fn signal(service: &str, metric: &str, kind: SignalKind, why: &str) -> Signal {
+pub(crate) fn signal(service: &str, metric: &str, kind: SignalKind, why: &str) -> Signal {
     Signal {
         key: format!("{service}/{metric}"),
         kind,
@@ -35,7 +35,7 @@ fn signal(service: &str, metric: &str, kind: SignalKind, why: &str) -> Signal {
     }
 }
 
-fn incident() -> Incident {
+pub(crate) fn incident() -> Incident {
     Incident {
         id: "inc-1".into(),
         state: IncidentState::Open,

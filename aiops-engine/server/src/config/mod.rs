@@ -9,10 +9,12 @@ use serde::Deserialize;
 
 mod access;
 mod console;
+mod llm;
 mod remediation;
 
 pub use access::{ApiAccess, ApiToken, Role};
 pub use console::ConsoleConfig;
+pub use llm::LlmConfig;
 pub use remediation::{ExecutorConfig, RemediationConfig};
 
 pub const EXIT_CONFIG: i32 = 64;
@@ -72,6 +74,8 @@ pub struct Config {
     pub remediation: RemediationConfig,
     /// Console users and sessions.
     pub console: ConsoleConfig,
+    /// The model that writes summaries; none: deterministic summaries only.
+    pub llm: Option<LlmConfig>,
     /// Redact IP addresses from what the engine shows or sends (secrets,
     /// e-mail addresses and card numbers always are).
     pub redact_ip_addresses: bool,
@@ -144,6 +148,7 @@ struct RawConfig {
     docker: Option<RawDocker>,
     remediation: Option<remediation::RawRemediation>,
     console: Option<console::RawConsole>,
+    llm: Option<llm::RawLlm>,
     #[serde(default)]
     redaction: RawRedaction,
 }
@@ -595,6 +600,7 @@ impl Config {
             api: access::api_access(raw.auth.api_tokens, raw.auth.anonymous_read, env)?,
             remediation: remediation::remediation(raw.remediation, env, base, docker.is_some())?,
             console: console::console(raw.console)?,
+            llm: llm::llm(raw.llm, env)?,
             redact_ip_addresses: raw.redaction.ip_addresses.unwrap_or(true),
             docker,
         })
