@@ -14,14 +14,7 @@ use crate::tests::incident;
 use crate::writer::{Budgets, SummaryWriter};
 
 async fn model_server() -> Option<local_llm::LoopbackServer> {
-    let Some(path) = local_llm::test_model_path() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the test model is missing: .ci/run puts it under target/models (or set LOCAL_LLM_MODEL)"
-        );
-        eprintln!("SKIPPED: no test model");
-        return None;
-    };
+    let path = local_llm::model_for_tests()?;
     Some(
         local_llm::serve_on_loopback(&path, "smollm2")
             .await

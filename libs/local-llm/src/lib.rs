@@ -8,7 +8,9 @@ pub mod api;
 pub mod model;
 
 pub use api::app;
-pub use model::{DEFAULT_MODEL_FILE, GenerateError, LocalModel, Request, test_model_path};
+pub use model::{
+    DEFAULT_MODEL_FILE, GenerateError, LocalModel, Request, model_for_tests, test_model_path,
+};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -31,6 +31,21 @@ pub fn test_model_path() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// The test model for a test: `None` (the test skips, and says so) when it
+/// is missing outside CI; under CI (`CI` set) a missing model fails the
+/// test, since `.ci/run` downloads it.
+pub fn model_for_tests() -> Option<PathBuf> {
+    let found = test_model_path();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the test model is missing: .ci/run puts it under target/models (or set LOCAL_LLM_MODEL)"
+        );
+        eprintln!("SKIPPED: no test model ({DEFAULT_MODEL_FILE})");
+    }
+    found
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
     #[error("the model cannot be loaded: {0}")]

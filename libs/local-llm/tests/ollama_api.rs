@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use local_llm::{LoopbackServer, serve_on_loopback, test_model_path};
+use local_llm::{LoopbackServer, model_for_tests, serve_on_loopback};
 use ollama_rs::Ollama;
 use ollama_rs::generation::chat::ChatMessage;
 use ollama_rs::generation::chat::request::ChatMessageRequest;
@@ -15,14 +15,7 @@ use serde_json::{Value, json};
 /// The server with the test model, or `None` (skipped) outside CI when the
 /// model is not there. CI downloads it; there a missing model fails.
 async fn server() -> Option<LoopbackServer> {
-    let Some(path) = test_model_path() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the test model is missing: .ci/run puts it under target/models (or set LOCAL_LLM_MODEL)"
-        );
-        eprintln!("SKIPPED: no test model");
-        return None;
-    };
+    let path = model_for_tests()?;
     Some(
         serve_on_loopback(&path, "smollm2")
             .await
