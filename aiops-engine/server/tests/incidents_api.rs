@@ -2,17 +2,18 @@
 //! list, get, acknowledge, resolve; hostile parameters and bodies get a
 //! clear 4xx; a redelivered alert opens nothing new.
 
+mod common;
+
 use std::sync::Arc;
 
 use aiops_server::app::app;
 use aiops_server::config::Config;
 use aiops_server::state::{AppState, Clock};
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::Value;
-use tower::ServiceExt;
+
+use common::api::{assert_cites_only_its_evidence, send_as};
 
 struct FixedClock;
 
@@ -28,33 +29,6 @@ const ALICE: &str = "alice-token-0123456";
 
 async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
     send_as(app, Some(ALICE), method, uri, body).await
-}
-
-async fn send_as(
-    app: &Router,
-    token: Option<&str>,
-    method: &str,
-    uri: &str,
-    body: &str,
-) -> (StatusCode, Value) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let request = request.body(Body::from(body.to_owned())).expect("request");
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, json)
 }
 
 const ALERT: &str = r#"{"version":"4","groupKey":"{}:{alertname=\"ShopServiceDown\"}","truncatedAlerts":0,"status":"firing","receiver":"aiops",
@@ -278,20 +252,7 @@ async fn incidents_carry_a_grounded_summary_and_nothing_secret() {
         summary["text"].as_str().unwrap_or("").contains("payments"),
         "{summary}"
     );
-    let evidence: Vec<&str> = incident["evidence"]
-        .as_array()
-        .expect("evidence")
-        .iter()
-        .filter_map(|e| e["id"].as_str())
-        .collect();
-    let cited = summary["evidence_ids"].as_array().expect("cited");
-    assert!(!cited.is_empty());
-    for id in cited {
-        assert!(
-            evidence.contains(&id.as_str().unwrap_or("")),
-            "{id} is not evidence"
-        );
-    }
+    assert_cites_only_its_evidence(incident);
     // the same incident read again: the same ids
     let (_, again) = send(&app, "GET", "/api/v1/incidents", "").await;
     assert_eq!(again["data"][0]["evidence"], incident["evidence"]);

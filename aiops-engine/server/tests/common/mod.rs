@@ -2,6 +2,7 @@
 //! a machine-wide lock on them, and the `shop` binary beside `aiops`.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod demo;
 
 use std::path::{Path, PathBuf};
