@@ -17,7 +17,8 @@ pulled here. Measures image sizes, the cold `up` and the idle memory of the
 stack (docker stats) and writes them to $E2E_ARTIFACTS/compose-e2e.json.
 
     python3 deploy/compose/e2e.py            # from anywhere
-    E2E_SKIP_CARGO=1 ...                     # binaries already built
+    E2E_SKIP_CARGO=1 ...                     # release binaries already built
+    E2E_BINARIES=target/debug ...            # package these (CI: the test build)
 
 Ports on 127.0.0.1 come from E2E_PORT_BASE (default 28000: frontend 28080,
 services 28081-28086, engine 28800, Prometheus 28090, Alertmanager 28093).
@@ -211,6 +212,8 @@ def build_images():
     env = dict(os.environ)
     if os.environ.get("E2E_SKIP_CARGO") == "1":
         env["SKIP_CARGO"] = "1"
+    if os.environ.get("E2E_BINARIES"):
+        env["BINARIES"] = os.environ["E2E_BINARIES"]
     run(["bash", os.path.join(ROOT, "deploy/docker/build-prebuilt.sh"), TAG], capture=False, env=env)
     run(["bash", os.path.join(ROOT, "deploy/images/build-local.sh")], capture=False)
     config = compose("config", "--services").stdout.split()

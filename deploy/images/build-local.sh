@@ -34,21 +34,18 @@ pg_version="$(basename "$(dirname "$pg_bin")")"
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 
+# shellcheck source=shared-libs.sh
+. ./shared-libs.sh
+
 # Copies files to the same paths under $root, with every shared library they
-# load (resolved by ldd, symlinks followed) and the dynamic loader.
+# load and the dynamic loader.
 copy_with_libs() {
   local root="$1"; shift
-  local file lib
+  local file
   for file in "$@"; do
     install -D -m 755 "$(readlink -f "$file")" "$root$file"
-    while read -r lib; do
-      [ -n "$lib" ] && [ -e "$lib" ] || continue
-      [ -e "$root$lib" ] || install -D -m 644 "$(readlink -f "$lib")" "$root$lib"
-    done < <(ldd "$file" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
   done
-  if [ -e "$root/lib64/ld-linux-x86-64.so.2" ]; then
-    chmod 755 "$root/lib64/ld-linux-x86-64.so.2"
-  fi
+  copy_shared_libs "$root" "$@"
 }
 
 # busybox as /bin/sh and /bin/wget, and the users the server runs as.

@@ -213,7 +213,7 @@ pub fn derive(
             };
             *entry.buckets.entry(OrderedLe(le)).or_default() += rate;
         } else if name == names.cpu_seconds {
-            if let Some(rate) = rate(&samples) {
+            if let Some(rate) = rate(since_last_reset(&samples)) {
                 entry.cpu = Some(entry.cpu.unwrap_or(0.0) + rate);
             }
         } else if name == names.resident_memory {
@@ -399,6 +399,19 @@ pub fn rate(samples: &[(i64, f64)]) -> Option<f64> {
         })
         .sum();
     Some(increase / (span_ms as f64 / 1000.0))
+}
+
+/// The samples of the process running now. A process counter that drops
+/// was started again from zero by a new process: the CPU that matters is the
+/// new one's, not an average with the process a restart replaced (which
+/// would keep a cured runaway on the books for as long as it stays in the
+/// window).
+fn since_last_reset(samples: &[(i64, f64)]) -> &[(i64, f64)] {
+    let start = samples
+        .windows(2)
+        .rposition(|pair| pair[1].1 < pair[0].1)
+        .map_or(0, |i| i + 1);
+    &samples[start..]
 }
 
 /// `histogram_quantile` over cumulative bucket rates: linear interpolation
@@ -680,6 +693,44 @@ mod tests {
         assert!((r - 7.5).abs() < 1e-9, "{r}");
         assert_eq!(rate(&[(0, 1.0)]), None);
         assert_eq!(rate(&[(0, 1.0), (0, 2.0)]), None);
+    }
+
+    #[test]
+    fn cpu_after_a_restart_is_the_new_process_alone() {
+        let store = SeriesStore::new(StoreConfig::default());
+        let cpu = "process_cpu_seconds_total";
+        // a runaway at two cores for 40 s, a restart, then 0.1 core
+        let mut samples: Vec<(i64, f64)> = (0..9)
+            .map(|i| (T0 + i * 5_000, 2.0 * 5.0 * i as f64))
+            .collect();
+        samples.extend((0..3).map(|i| (T0 + 45_000 + i * 5_000, 0.1 + 0.5 * i as f64)));
+        let batch = SampleBatch {
+            series: vec![series(&[("__name__", cpu), ("job", "orders")], &samples)],
+            ..Default::default()
+        };
+        store.append(&batch, T0 + 55_000);
+        let d = derive(
+            &store,
+            &MetricNames::default(),
+            &DEFAULT_SERVICE_KEYS,
+            T0 + 55_000,
+            15_000,
+        );
+        let value = d
+            .values
+            .iter()
+            .find(|v| v.key() == "orders/cpu")
+            .map(|v| v.value);
+        assert!(
+            value.is_some_and(|v| (v - 0.1).abs() < 1e-9),
+            "the restarted process's own rate: {value:?}"
+        );
+        // with one sample of the new process there is no rate yet
+        assert_eq!(
+            since_last_reset(&[(0, 5.0), (1_000, 9.0), (2_000, 0.2)]).len(),
+            1
+        );
+        assert_eq!(since_last_reset(&[(0, 5.0), (1_000, 9.0)]).len(), 2);
     }
 
     #[test]

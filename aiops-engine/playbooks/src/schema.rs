@@ -13,16 +13,41 @@ use crate::model::Playbook;
 /// Where the schema is committed, from the repository's root.
 pub const SCHEMA_PATH: &str = "rules/playbooks/playbook.schema.json";
 
-/// The schema as committed: pretty JSON with a final newline.
+/// The schema as committed: pretty JSON with keys in alphabetical order
+/// and a final newline.
 pub fn schema_json() -> String {
     let mut schema = schemars::schema_for!(Playbook);
     schema.insert(
         "$id".into(),
         "https://aiops.example/rules/playbooks/playbook.schema.json".into(),
     );
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let mut text =
+        serde_json::to_string_pretty(&keys_sorted(schema.to_value())).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// Whether serde_json keeps insertion order depends on which crates a build
+/// links (its `preserve_order` feature is unified across the workspace), so
+/// the committed text would differ between `cargo run` and the test build:
+/// sorting makes it one text for both.
+fn keys_sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key, keys_sorted(value)))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(keys_sorted).collect())
+        }
+        other => other,
+    }
 }
 
 /// An incident's lifecycle state.
