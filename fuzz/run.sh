@@ -14,6 +14,7 @@
 # (FUZZ_KEEP=1 merges it into the committed corpus). A crash stops the
 # run with status 1 and leaves the input in fuzz/artifacts/<target>/.
 # Seconds run per target are appended to fuzz/hours.tsv when FUZZ_LOG=1.
+# FUZZ_PROFILE=ci builds less optimised targets, sooner (CI's short runs).
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-30}"
@@ -27,8 +28,9 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/target}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
-cargo build --release --target "$triple" --bins
-bin="$CARGO_TARGET_DIR/$triple/release"
+profile="${FUZZ_PROFILE:-release}"
+cargo build --profile "$profile" --target "$triple" --bins
+bin="$CARGO_TARGET_DIR/$triple/$profile"
 scratch="$(mktemp -d /tmp/aiops-fuzz.XXXXXX)"
 trap 'rm -rf "$scratch"' EXIT
 failed=0
