@@ -3,7 +3,7 @@
 //! engine's real router and gzip, on loopback; and how soon a change
 //! reaches a page's live-update stream (server-sent events).
 //!
-//! `cargo bench -p aiops-server --bench console` (a plain program: it
+//! `cargo bench --workspace --bench console` (a plain program: it
 //! prints its figures; nothing is asserted).
 
 use std::time::{Duration, Instant};
