@@ -452,6 +452,21 @@ mod tests {
 
     const T0: i64 = 1_700_000_000_000;
 
+    /// The shop's metric names and service labels, at `now_ms` over `window_ms`.
+    fn derive_at(store: &SeriesStore, now_ms: i64, window_ms: i64) -> Derived {
+        derive(
+            store,
+            &MetricNames::default(),
+            &DEFAULT_SERVICE_KEYS,
+            now_ms,
+            window_ms,
+        )
+    }
+
+    fn value_of(d: &Derived, key: &str) -> Option<f64> {
+        d.values.iter().find(|v| v.key() == key).map(|v| v.value)
+    }
+
     fn series(labels: &[(&str, &str)], points: &[(i64, f64)]) -> SeriesSamples {
         let mut pairs: Vec<(String, String)> = labels
             .iter()
@@ -564,19 +579,9 @@ mod tests {
             ..Default::default()
         };
         store.append(&batch, T0 + 20_000);
-        let d = derive(
-            &store,
-            &MetricNames::default(),
-            &DEFAULT_SERVICE_KEYS,
-            T0 + 20_000,
-            30_000,
-        );
+        let d = derive_at(&store, T0 + 20_000, 30_000);
         let get = |key: &str| {
-            d.values
-                .iter()
-                .find(|v| v.key() == key)
-                .map(|v| v.value)
-                .unwrap_or_else(|| panic!("{key} missing in {:?}", d.values))
+            value_of(&d, key).unwrap_or_else(|| panic!("{key} missing in {:?}", d.values))
         };
         assert!((get("payments/request_rate") - 10.0).abs() < 1e-9);
         assert!((get("payments/error_ratio") - 0.1).abs() < 1e-9);
@@ -629,20 +634,12 @@ mod tests {
             ..Default::default()
         };
         store.append(&batch, T0 + 95_000);
-        let d = derive(
-            &store,
-            &MetricNames::default(),
-            &DEFAULT_SERVICE_KEYS,
-            T0 + 95_000,
-            15_000,
+        let d = derive_at(&store, T0 + 95_000, 15_000);
+        let ratio = value_of(&d, "payments/error_ratio");
+        assert!(
+            ratio.is_some_and(|r| r > 0.2),
+            "the new 500 series counts: {ratio:?}"
         );
-        let ratio = d
-            .values
-            .iter()
-            .find(|v| v.key() == "payments/error_ratio")
-            .unwrap()
-            .value;
-        assert!(ratio > 0.2, "the new 500 series counts: {ratio}");
     }
 
     #[test]
@@ -668,13 +665,7 @@ mod tests {
             ..Default::default()
         };
         store.append(&batch, T0 + 20_000);
-        let d = derive(
-            &store,
-            &MetricNames::default(),
-            &DEFAULT_SERVICE_KEYS,
-            T0 + 20_000,
-            15_000,
-        );
+        let d = derive_at(&store, T0 + 20_000, 15_000);
         let keys: Vec<String> = d.values.iter().map(DerivedValue::key).collect();
         assert!(keys.contains(&"orders/latency_p90".to_string()), "{keys:?}");
         assert!(
@@ -709,18 +700,8 @@ mod tests {
             ..Default::default()
         };
         store.append(&batch, T0 + 55_000);
-        let d = derive(
-            &store,
-            &MetricNames::default(),
-            &DEFAULT_SERVICE_KEYS,
-            T0 + 55_000,
-            15_000,
-        );
-        let value = d
-            .values
-            .iter()
-            .find(|v| v.key() == "orders/cpu")
-            .map(|v| v.value);
+        let d = derive_at(&store, T0 + 55_000, 15_000);
+        let value = value_of(&d, "orders/cpu");
         assert!(
             value.is_some_and(|v| (v - 0.1).abs() < 1e-9),
             "the restarted process's own rate: {value:?}"
