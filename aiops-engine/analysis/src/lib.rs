@@ -15,6 +15,7 @@ pub mod rank;
 pub mod rules;
 pub mod severity;
 pub mod signal;
+pub mod similar;
 pub mod watch;
 
 pub use aiops_templates::TemplatesSnapshot;
@@ -27,3 +28,4 @@ pub use incident::{Cause, Incident, IncidentState, Member, TimelineEntry, Window
 pub use rules::RulesFile;
 pub use severity::Severity;
 pub use signal::{Direction, Signal, SignalKind, Weight};
+pub use similar::{Fingerprint, PastAction, PastIncident, SimilarIncident, SimilarIndex};

@@ -295,12 +295,59 @@ pub struct SummaryView {
     pub cited: Vec<(String, String)>,
 }
 
+/// A similar past incident as the page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct SimilarView {
+    pub id: String,
+    pub title: String,
+    /// `0.87`.
+    pub similarity: String,
+    /// When it opened, and how long it lasted.
+    pub when: String,
+    pub took: String,
+    /// How it ended (`resolved by alice`, quiet for `resolve_after`).
+    pub resolution: String,
+    /// `restart cart (playbook restart-on-leak): worked`.
+    pub actions: Vec<String>,
+    /// What the two share, heaviest first.
+    pub shared: String,
+}
+
+impl SimilarView {
+    pub fn of(s: &aiops_analysis::SimilarIncident) -> SimilarView {
+        let p = &s.past;
+        SimilarView {
+            id: p.id.clone(),
+            title: p.title.clone(),
+            similarity: format!("{:.2}", s.similarity),
+            when: utc(p.opened_at_ms),
+            took: age(p.resolved_at_ms - p.opened_at_ms),
+            resolution: p.resolution.clone(),
+            actions: p
+                .actions
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {} (playbook {}): {}",
+                        a.action,
+                        a.service.as_deref().unwrap_or(""),
+                        a.playbook,
+                        if a.worked { "worked" } else { a.state.as_str() }
+                    )
+                })
+                .collect(),
+            shared: s.shared.join(", "),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "incident.html")]
 pub struct IncidentPage {
     pub c: Chrome,
     pub i: IncidentHead,
     pub summary: SummaryView,
+    pub similar: Vec<SimilarView>,
     pub can_respond: bool,
     pub csrf: String,
     pub lifecycle: Vec<(&'static str, &'static str)>,
@@ -323,6 +370,8 @@ pub struct IncidentParts<'a> {
     /// Where the API is, for the curl line.
     pub api_base: &'a str,
     pub summary: SummaryView,
+    /// The nearest past incidents, most similar first.
+    pub similar: Vec<SimilarView>,
 }
 
 /// The metrics charted for a service: those its own signals in the
@@ -477,6 +526,7 @@ pub fn incident_page(
         lifecycle,
         curl,
         summary: parts.summary,
+        similar: parts.similar,
         ranking: incident
             .root_cause
             .iter()
@@ -510,6 +560,9 @@ pub struct ServiceRow {
     pub signals: Vec<String>,
     pub calls: String,
     pub incidents: Vec<(String, String)>,
+    /// What changed in its logs over the last window, and who wrote it.
+    pub logs: String,
+    pub logs_source: String,
 }
 
 #[derive(Template)]
@@ -526,6 +579,8 @@ pub struct ServiceFacts {
     pub health: String,
     pub signals: Vec<String>,
     pub calls: Vec<String>,
+    /// Its latest log digest (text, `llm (model)` or `deterministic`).
+    pub logs: Option<(String, String)>,
 }
 
 pub fn services_page(c: Chrome, facts: &[ServiceFacts], incidents: &[Incident]) -> ServicesPage {
@@ -559,6 +614,8 @@ pub fn services_page(c: Chrome, facts: &[ServiceFacts], incidents: &[Incident]) 
                     .filter(|i| !i.is_resolved() && i.services.contains(&f.name))
                     .map(|i| (i.id.clone(), i.title.clone()))
                     .collect(),
+                logs: f.logs.as_ref().map(|l| l.0.clone()).unwrap_or_default(),
+                logs_source: f.logs.as_ref().map(|l| l.1.clone()).unwrap_or_default(),
             })
             .collect(),
     }

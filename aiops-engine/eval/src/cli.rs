@@ -29,6 +29,10 @@ pub enum EvalCommand {
     /// `--model-url`) a model's: grounding, naming the faulted service,
     /// latency and tokens.
     Summaries(crate::summaries::SummariesArgs),
+    /// Similar past incidents on recorded chaos incidents from two or more
+    /// runs: does each incident find the same fault's incident of another
+    /// run, and no other fault's?
+    Similar(crate::similar::SimilarArgs),
 }
 
 /// Runs one evaluation; the error says what was wrong with the input.
@@ -41,5 +45,6 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
         #[cfg(feature = "rca")]
         EvalCommand::Rca(args) => crate::rca::run(&args),
         EvalCommand::Summaries(args) => crate::summaries::run(args),
+        EvalCommand::Similar(args) => crate::similar::run(&args),
     }
 }

@@ -9,4 +9,5 @@ pub mod logs;
 pub mod nab;
 #[cfg(feature = "rca")]
 pub mod rca;
+pub mod similar;
 pub mod summaries;

@@ -37,14 +37,16 @@ pub struct SummariesArgs {
 }
 
 /// One recorded incident and the service its fault was injected into.
-struct Case {
-    name: String,
-    faulted: String,
-    incident: Incident,
-    evidence: Vec<EvidenceItem>,
+pub(crate) struct Case {
+    /// `<service>_<fault>`, the fault's label.
+    pub name: String,
+    pub faulted: String,
+    pub incident: Incident,
+    pub evidence: Vec<EvidenceItem>,
 }
 
-fn find(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+/// The `incident-*.at-clear.json` files under `dir`, at any depth.
+pub(crate) fn find(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {
@@ -60,7 +62,7 @@ fn find(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load(path: &Path) -> anyhow::Result<Case> {
+pub(crate) fn load(path: &Path) -> anyhow::Result<Case> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())

@@ -233,13 +233,15 @@ pub async fn persist_changed(state: &AppState) {
     let Some(db) = state.incident_db.get() else {
         return;
     };
-    let rows: Vec<_> = {
+    let changed: Vec<Incident> = {
         let mut analysis = state.analysis.lock();
         let ids = analysis.correlator_mut().take_changed();
         ids.iter()
-            .filter_map(|id| analysis.correlator().get(id).map(row))
+            .filter_map(|id| analysis.correlator().get(id).cloned())
             .collect()
     };
+    crate::similar::remember(state, &changed);
+    let rows: Vec<_> = changed.iter().map(row).collect();
     for row in &rows {
         state.announce(&row.id);
     }

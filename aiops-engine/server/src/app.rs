@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}/actions", get(actions::of_incident))
         .route("/api/v1/signals", get(incidents::signals))
         .route("/api/v1/services", get(incidents::services))
+        .route("/api/v1/log-digests", get(incidents::log_digests))
         .route("/api/v1/templates", get(templates::list))
         .route("/api/v1/history", get(incidents::history))
         .route("/api/v1/actions", get(actions::list))
@@ -100,12 +101,20 @@ pub async fn run(
     crate::remediation::restore(&state)
         .await
         .map_err(|e| std::io::Error::other(format!("remediation ledger: {e}")))?;
+    if let Some(db) = state.incident_db.get() {
+        // after the ledger: past incidents are indexed with their actions
+        let indexed = crate::similar::load(&state, db)
+            .await
+            .map_err(std::io::Error::other)?;
+        tracing::info!(indexed, "past incidents indexed for similarity");
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scrapers = scrape::spawn_all(&state, stop_rx.clone());
     let analysis = crate::analysis::spawn(&state, stop_rx.clone());
     let docker = crate::docker::spawn(&state, stop_rx.clone());
     let remediation = crate::remediation::spawn(&state, stop_rx.clone());
     let summaries = crate::summaries::spawn(&state, stop_rx.clone());
+    let digests = crate::digests::spawn(&state, stop_rx.clone());
     let compactor = tokio::spawn(compact_loop(state.clone(), stop_rx));
     // the peer's address: the console throttles failed logins per name and address
     let served = axum::serve(
@@ -130,6 +139,7 @@ pub async fn run(
     if let Some(summaries) = summaries {
         summaries.abort();
     }
+    digests.abort();
     for task in analysis {
         let _ = task.await;
     }

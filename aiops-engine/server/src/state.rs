@@ -49,6 +49,10 @@ pub struct AppState {
     /// The ids of incidents that just changed (new signals, a new state,
     /// an action): the console's live updates and `aiops demo`'s lines.
     pub events: tokio::sync::broadcast::Sender<String>,
+    /// Resolved incidents by fingerprint: what an incident is like.
+    pub similar: Arc<Mutex<aiops_analysis::SimilarIndex>>,
+    /// What changed in each service's logs, window by window.
+    pub digests: Arc<Mutex<crate::digests::Digests>>,
 }
 
 /// Changes queued for a slow listener at most; one that falls further
@@ -126,6 +130,10 @@ impl AppState {
             },
             summary_writer: Arc::new(crate::summaries::writer(&config, &metrics)),
             events,
+            similar: Arc::new(Mutex::new(aiops_analysis::SimilarIndex::new(
+                crate::similar::INDEX_CAPACITY,
+            ))),
+            digests: Arc::default(),
             remediation: Arc::new(crate::remediation::Remediation::new(
                 &config,
                 docker_target.clone(),

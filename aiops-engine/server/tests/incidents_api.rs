@@ -257,3 +257,163 @@ async fn incidents_carry_a_grounded_summary_and_nothing_secret() {
     let (_, again) = send(&app, "GET", "/api/v1/incidents", "").await;
     assert_eq!(again["data"][0]["evidence"], incident["evidence"]);
 }
+
+/// A clock the test moves.
+struct SteppedClock(std::sync::atomic::AtomicI64);
+
+impl Clock for SteppedClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_failure_shows_the_past_incident_and_how_it_ended() {
+    let config = Config::parse(TOKENS, &std::collections::HashMap::new()).expect("config");
+    let clock = Arc::new(SteppedClock(1_700_000_000_000.into()));
+    let app = app(AppState::with_clock(config, clock.clone()));
+    let (status, _) = send(&app, "POST", "/api/v1/alerts/alertmanager", ALERT).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = send(&app, "GET", "/api/v1/incidents", "").await;
+    let first = list["data"][0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(list["data"][0]["similar"], Value::Array(vec![]), "{list}");
+    assert_eq!(list["data"][0]["group"], first.as_str());
+    let (status, _) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/incidents/{first}/resolve"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // an hour later: payments down again, and cart failing in a way seen never before
+    clock
+        .0
+        .fetch_add(3_600_000, std::sync::atomic::Ordering::SeqCst);
+    let again = ALERT
+        .replace("2023-11-14T22:12:00Z", "2023-11-14T23:12:00Z")
+        .replace("0123456789abcdef", "0123456789abcdf0");
+    let other = ALERT
+        .replace("2023-11-14T22:12:00Z", "2023-11-14T23:12:30Z")
+        .replace("ShopServiceDown", "ShopCartSlow")
+        .replace("\"service\":\"payments\"", "\"service\":\"cart\"")
+        .replace("0123456789abcdef", "fedcba9876543210");
+    for body in [&again, &other] {
+        let (status, reply) = send(&app, "POST", "/api/v1/alerts/alertmanager", body).await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+    }
+    let (_, list) = send(&app, "GET", "/api/v1/incidents?state=open", "").await;
+    let open = list["data"].as_array().expect("data");
+    let of = |service: &str| {
+        open.iter()
+            .find(|i| i["services"][0] == service)
+            .unwrap_or_else(|| panic!("no open {service} incident: {list}"))
+    };
+    let payments = of("payments");
+    assert_ne!(
+        payments["id"],
+        first.as_str(),
+        "a new incident, not a reopen"
+    );
+    let similar = payments["similar"].as_array().expect("similar");
+    assert_eq!(similar.len(), 1, "{similar:?}");
+    assert_eq!(similar[0]["id"], first.as_str());
+    assert_eq!(similar[0]["resolution"], "resolved by alice");
+    assert_eq!(similar[0]["cause"], "payments");
+    assert!(similar[0]["similarity"].as_f64().is_some_and(|s| s > 0.8));
+    assert!(
+        similar[0]["shared"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|f| f == "cause:payments")),
+        "{similar:?}"
+    );
+    assert_eq!(payments["group"], first.as_str(), "the same family");
+    let cart = of("cart");
+    assert_eq!(cart["similar"], Value::Array(vec![]), "{cart}");
+    assert_eq!(cart["group"], cart["id"]);
+}
+
+/// Pushes `lines` of cart's at `at_ms` through the Loki endpoint and mines
+/// them, as the engine's log feed does.
+async fn push_cart_logs(app: &Router, state: &AppState, at_ms: i64, lines: &[String]) {
+    let mut feed = state.logs.subscribe();
+    let values: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| serde_json::json!([(at_ms * 1_000_000 + i as i64).to_string(), l]))
+        .collect();
+    let body = serde_json::json!({"streams": [{"stream": {"service": "cart"}, "values": values}]});
+    let (status, reply) = send(app, "POST", "/loki/api/v1/push", &body.to_string()).await;
+    assert!(status.is_success(), "{status} {reply}");
+    let batch = feed.recv().await.expect("the pushed batch");
+    state.analysis.lock().observe_logs(&batch, at_ms);
+}
+
+#[tokio::test]
+async fn each_service_gets_a_digest_of_what_changed_in_its_logs() {
+    let config = Config::parse(TOKENS, &std::collections::HashMap::new()).expect("config");
+    let t0 = 1_700_000_000_000;
+    let state = AppState::with_clock(config, Arc::new(SteppedClock(t0.into())));
+    let app = app(state.clone());
+    let usual: Vec<String> = (0..40)
+        .map(|n| format!("level=info msg=\"cart updated\" session={n} items=2"))
+        .collect();
+    push_cart_logs(&app, &state, t0 - 60_000, &usual).await;
+    // the first window only starts
+    assert_eq!(aiops_server::digests::tick(&state, t0).await, 0);
+    let mut lines = usual[..10].to_vec();
+    lines.extend((0..30).map(|n| {
+        format!(
+            "level=error msg=\"redis connection refused\" addr=10.0.0.{n}:6379 user=bob@example.com"
+        )
+    }));
+    push_cart_logs(&app, &state, t0 + 60_000, &lines).await;
+    assert_eq!(
+        aiops_server::digests::tick(&state, t0 + 300_000).await,
+        1,
+        "one service, one digest"
+    );
+    let (status, body) = send(&app, "GET", "/api/v1/log-digests?service=cart", "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let digest = &body["data"][0];
+    assert_eq!(digest["source"], "deterministic", "{digest}");
+    assert_eq!(digest["lines"], 40);
+    let change = &digest["changes"][0];
+    assert_eq!(
+        (&change["change"], &change["level"], &change["count"]),
+        (&Value::from("new"), &Value::from("error"), &Value::from(30)),
+        "{digest}"
+    );
+    assert!(
+        change["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("redis connection refused")),
+        "{change}"
+    );
+    assert_eq!(digest["evidence_ids"][0], change["id"]);
+    assert!(
+        digest["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("cart, ") && t.contains("New ev-")),
+        "{digest}"
+    );
+    assert!(
+        !body.to_string().contains("bob@example.com"),
+        "redacted: {body}"
+    );
+    let (_, all) = send(&app, "GET", "/api/v1/log-digests", "").await;
+    assert_eq!(all["data"].as_array().map(Vec::len), Some(1), "{all}");
+    for bad in [
+        "/api/v1/log-digests?service=",
+        &format!("/api/v1/log-digests?service={}", "x".repeat(200)),
+    ] {
+        let (status, body) = send(&app, "GET", bad, "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("service name"))
+        );
+    }
+}

@@ -5,6 +5,7 @@
 //! same evidence and falls back to this one.
 
 pub mod context;
+pub mod digest;
 pub mod evidence;
 pub mod llm;
 pub mod prompts;
@@ -13,6 +14,7 @@ pub mod summary;
 pub mod validate;
 pub mod writer;
 
+pub use digest::{DigestTracker, LogDigest, TemplateChange, TemplateCount};
 pub use evidence::{EvidenceItem, LogExamples, gather, material_hash};
 pub use llm::{Api, ChatClient, ModelEndpoint};
 pub use redact::Redactor;

@@ -18,8 +18,10 @@ use prometheus_client::registry::{Registry, Unit};
 use serde_json::{Value, json};
 
 use crate::context::{estimate_tokens, summary_context};
+use crate::digest::LogDigest;
 use crate::evidence::EvidenceItem;
 use crate::llm::{ChatClient, Role, Turn};
+use crate::prompts::Prompt;
 use crate::redact::Redactor;
 use crate::summary::{PROMPT_VERSION, Summary, deterministic};
 use crate::validate;
@@ -293,14 +295,121 @@ impl SummaryWriter {
                 return self.remember(incident, hash, fallback(e), report);
             }
         };
+        let schema = answer_schema(incident, evidence);
+        let services = &incident.services;
+        let outcome = self
+            .ask(
+                client,
+                Some(&incident.id),
+                &prompt,
+                &schema,
+                |answer| validate::check(answer, evidence, services),
+                &mut report,
+            )
+            .await;
+        report.latency = started.elapsed();
+        let summary = match outcome {
+            Ok((parsed, how)) => {
+                self.count(how);
+                let model = client.endpoint().model.clone();
+                self.summary_of_answer(parsed, model, hash, now_ms)
+            }
+            Err((how, why)) => {
+                self.count(how);
+                fallback(why)
+            }
+        };
+        self.remember(incident, hash, summary, report)
+    }
+
+    /// The digest as the model writes it when one is configured and the
+    /// digest names changes, citing them by id; else as it came, with the
+    /// reason in `fallback` when the model's answer was not used. Digests
+    /// are not cached (each window is written once) and spend at most half
+    /// the hour's tokens.
+    pub async fn write_digest(&self, mut digest: LogDigest) -> (LogDigest, WriteReport) {
+        let started = Instant::now();
+        let mut report = WriteReport::default();
+        let Some(client) = &self.client else {
+            return (digest, report);
+        };
+        if !digest.has_changes() {
+            return (digest, report);
+        }
+        let context = json!({
+            "service": digest.service,
+            "window": format!("{} s", (digest.to_ms - digest.from_ms).max(0) / 1000),
+            "templates": digest.changes,
+        });
+        let prompt = match crate::prompts::render("log-digest", &context) {
+            Ok(p) => p,
+            Err(e) => {
+                digest.fallback = Some(e);
+                return (digest, report);
+            }
+        };
+        let ids: Vec<&str> = digest.changes.iter().map(|c| c.id.as_str()).collect();
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "summary": {"type": "string", "maxLength": 400},
+                "evidence_ids": {"type": "array", "items": {"type": "string", "enum": ids}, "minItems": 1, "maxItems": 6}
+            },
+            "required": ["summary", "evidence_ids"]
+        });
+        let outcome = self
+            .ask(
+                client,
+                None,
+                &prompt,
+                &schema,
+                |answer| crate::digest::check_digest(answer, &digest),
+                &mut report,
+            )
+            .await;
+        report.latency = started.elapsed();
+        match outcome {
+            Ok((parsed, how)) => {
+                self.count(how);
+                digest.text = self.redactor.redact(&parsed.summary).into_owned();
+                let mut cited = Vec::new();
+                for id in parsed.evidence_ids {
+                    if !cited.contains(&id) {
+                        cited.push(id);
+                    }
+                }
+                digest.evidence_ids = cited;
+                digest.source = "llm".into();
+                digest.model = Some(client.endpoint().model.clone());
+            }
+            Err((how, why)) => {
+                self.count(how);
+                digest.fallback = Some(why);
+            }
+        }
+        (digest, report)
+    }
+
+    /// One answer of the model, checked by `check`: the call within the
+    /// hour's budget and the incident's (`None` for calls about no
+    /// incident), one repair with what was
+    /// wrong, the tokens and failures counted. `Err` holds the outcome
+    /// label (`over_budget`, `failed`, `invalid`) and why.
+    async fn ask<T>(
+        &self,
+        client: &ChatClient,
+        budget_key: Option<&str>,
+        prompt: &Prompt,
+        schema: &Value,
+        check: impl Fn(&str) -> Result<T, Vec<String>>,
+        report: &mut WriteReport,
+    ) -> Result<(T, &'static str), (&'static str, String)> {
         let max_out = u64::from(client.endpoint().max_output_tokens);
         let estimate =
             (estimate_tokens(&prompt.system) + estimate_tokens(&prompt.user)) as u64 + max_out;
-        if let Err(why) = self.reserve(&incident.id, estimate) {
+        if let Err(why) = self.reserve(budget_key, estimate) {
             self.metrics.budget_refusals.inc();
-            self.count("over_budget");
-            // remembered for this evidence: the next change asks again
-            return self.remember(incident, hash, fallback(why), report);
+            return Err(("over_budget", why));
         }
         let mut reserved = estimate;
         let mut turns = vec![
@@ -313,16 +422,13 @@ impl SummaryWriter {
                 content: prompt.user.clone(),
             },
         ];
-        let schema = answer_schema(incident, evidence);
-        let services = &incident.services;
-        // Ok((answer, outcome label)) or Err((outcome label, why))
-        let mut outcome: Result<(validate::ModelSummary, &'static str), (&'static str, String)> =
+        let mut outcome: Result<(T, &'static str), (&'static str, String)> =
             Err(("failed", "no answer".into()));
         for attempt in 0..2 {
             let call_started = Instant::now();
             self.metrics.calls.inc();
             report.calls += 1;
-            let answer = client.chat(&turns, &schema).await;
+            let answer = client.chat(&turns, schema).await;
             self.metrics
                 .call_duration
                 .observe(call_started.elapsed().as_secs_f64());
@@ -360,7 +466,7 @@ impl SummaryWriter {
                 .tokens
                 .get_or_create(&TokenLabels { kind: "completion" })
                 .inc_by(completion_tokens);
-            match validate::check(&answer.content, evidence, services) {
+            match check(&answer.content) {
                 Ok(parsed) => {
                     outcome = Ok((parsed, if attempt == 0 { "llm" } else { "repaired" }));
                     break;
@@ -380,7 +486,7 @@ impl SummaryWriter {
                     // one repair, within budget: the answer and what was
                     // wrong with it
                     let repair_estimate = estimate + estimate_tokens(&answer.content) as u64 + 60;
-                    if let Err(why) = self.reserve(&incident.id, repair_estimate) {
+                    if let Err(why) = self.reserve(budget_key, repair_estimate) {
                         self.metrics.budget_refusals.inc();
                         outcome = Err((
                             "invalid",
@@ -399,7 +505,7 @@ impl SummaryWriter {
                     turns.push(Turn {
                         role: Role::User,
                         content: format!(
-                            "That answer was refused: {}. Answer again with the JSON only, citing only ids from the EVIDENCE list.",
+                            "That answer was refused: {}. Answer again with the JSON only, citing only ids from the list you were given.",
                             problems.join("; ")
                         ),
                     });
@@ -408,23 +514,11 @@ impl SummaryWriter {
         }
         // the reservation becomes what was spent
         self.settle(
-            &incident.id,
+            budget_key,
             reserved,
             report.prompt_tokens + report.completion_tokens,
         );
-        report.latency = started.elapsed();
-        let summary = match outcome {
-            Ok((parsed, how)) => {
-                self.count(how);
-                let model = client.endpoint().model.clone();
-                self.summary_of_answer(parsed, model, hash, now_ms)
-            }
-            Err((how, why)) => {
-                self.count(how);
-                fallback(why)
-            }
-        };
-        self.remember(incident, hash, summary, report)
+        outcome
     }
 
     fn summary_of_answer(
@@ -495,8 +589,9 @@ impl SummaryWriter {
         (summary, report)
     }
 
-    /// Holds `tokens` of both budgets, or says which is spent.
-    fn reserve(&self, incident_id: &str, tokens: u64) -> Result<(), String> {
+    /// Holds `tokens` of the hour's budget and of the incident's (when the
+    /// call is for one), or says which is spent.
+    fn reserve(&self, incident_id: Option<&str>, tokens: u64) -> Result<(), String> {
         let mut ledger = self.ledger.lock();
         let hour_ago = Instant::now().checked_sub(Duration::from_secs(3600));
         while let (Some((at, _)), Some(cut)) = (ledger.hour.front(), hour_ago) {
@@ -506,29 +601,39 @@ impl SummaryWriter {
             ledger.hour.pop_front();
         }
         let this_hour: u64 = ledger.hour.iter().map(|(_, t)| t).sum();
-        let spent = ledger.spent.get(incident_id).copied().unwrap_or(0);
-        if spent + tokens > self.budgets.tokens_per_incident {
+        let spent = incident_id
+            .and_then(|id| ledger.spent.get(id))
+            .copied()
+            .unwrap_or(0);
+        if incident_id.is_some() && spent + tokens > self.budgets.tokens_per_incident {
             return Err(format!(
                 "over budget: this incident has used {spent} of its {} tokens",
                 self.budgets.tokens_per_incident
             ));
         }
-        if this_hour + tokens > self.budgets.tokens_per_hour {
+        // calls about no incident (log digests) may use half the hour's
+        // tokens: incidents always keep the rest
+        let hour_limit = match incident_id {
+            Some(_) => self.budgets.tokens_per_hour,
+            None => self.budgets.tokens_per_hour / 2,
+        };
+        if this_hour + tokens > hour_limit {
             return Err(format!(
-                "over budget: {this_hour} of {} tokens used in the last hour",
-                self.budgets.tokens_per_hour
+                "over budget: {this_hour} of {hour_limit} tokens used in the last hour"
             ));
         }
-        *ledger.spent.entry(incident_id.to_owned()).or_default() += tokens;
+        if let Some(id) = incident_id {
+            *ledger.spent.entry(id.to_owned()).or_default() += tokens;
+        }
         ledger.hour.push_back((Instant::now(), tokens));
         Ok(())
     }
 
     /// Replaces a reservation with what was spent: what was reserved and
     /// not used goes back to both budgets.
-    fn settle(&self, incident_id: &str, reserved: u64, used: u64) {
+    fn settle(&self, incident_id: Option<&str>, reserved: u64, used: u64) {
         let mut ledger = self.ledger.lock();
-        if let Some(s) = ledger.spent.get_mut(incident_id) {
+        if let Some(s) = incident_id.and_then(|id| ledger.spent.get_mut(id)) {
             *s = s.saturating_sub(reserved) + used;
         }
         // the hour's record: this call's reservations are the newest

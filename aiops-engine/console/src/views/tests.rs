@@ -96,6 +96,16 @@ fn page(can_respond: bool) -> String {
             history: &[],
             templates,
             api_base: "http://127.0.0.1:9800",
+            similar: vec![SimilarView {
+                id: "inc-0".into(),
+                title: "payments <script>alert('past')</script>".into(),
+                similarity: "0.93".into(),
+                when: "12:00 UTC".into(),
+                took: "4m".into(),
+                resolution: "resolved by alice".into(),
+                actions: vec!["restart payments (playbook restart): worked".into()],
+                shared: "cause:payments, signal:payments/error_ratio:up".into(),
+            }],
             summary: SummaryView {
                 text: "payments <b>fails</b>".into(),
                 source: "deterministic".into(),
@@ -208,4 +218,43 @@ fn playbook_problems_say_where() {
     .render()
     .unwrap();
     assert!(html.contains("&#60;x&#62;"), "{html}");
+}
+
+#[test]
+fn similar_past_incidents_show_how_they_ended_and_what_worked() {
+    let html = page(true);
+    assert!(html.contains("Similar past incidents"));
+    assert!(
+        html.contains(r#"<a href="/incidents/inc-0">"#),
+        "a link to the past incident"
+    );
+    assert!(
+        !html.contains("<script>alert('past')"),
+        "its title is escaped"
+    );
+    assert!(html.contains("restart payments (playbook restart): worked"));
+    assert!(html.contains("resolved by alice"));
+}
+
+#[test]
+fn the_services_page_shows_each_services_log_digest() {
+    let facts = vec![ServiceFacts {
+        name: "cart".into(),
+        health: "degraded".into(),
+        signals: vec![],
+        calls: vec![],
+        logs: Some((
+            "cart, 12:00-12:05 UTC: 40 lines. New <b>ev-1</b>".into(),
+            "deterministic".into(),
+        )),
+    }];
+    let html = services_page(chrome("viewer"), &facts, &[])
+        .render()
+        .unwrap();
+    assert!(html.contains("Logs, last window"));
+    assert!(
+        html.contains("cart, 12:00-12:05 UTC: 40 lines. New &#60;b&#62;ev-1&#60;/b&#62;"),
+        "shown as text: {html}"
+    );
+    assert!(html.contains("(deterministic)"));
 }

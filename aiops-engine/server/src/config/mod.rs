@@ -103,6 +103,9 @@ pub struct IncidentsConfig {
     pub resolve_after: Duration,
     /// Detector settings, metric names, dependencies (`rules/detectors.yaml`).
     pub rules: Option<aiops_analysis::RulesFile>,
+    /// Each service's log digest covers this window (what changed in its
+    /// logs since the last one).
+    pub log_digest_window: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +178,7 @@ struct RawIncidents {
     evaluation_interval: Option<String>,
     resolve_after: Option<String>,
     rules: Option<String>,
+    log_digest_window: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -565,6 +569,13 @@ impl Config {
             Duration::from_secs(1),
             Duration::from_secs(7 * 86_400),
         )?;
+        let log_digest_window = duration(
+            "incidents.log_digest_window",
+            raw.incidents.log_digest_window.as_deref(),
+            Duration::from_secs(300),
+            Duration::from_secs(10),
+            Duration::from_secs(86_400),
+        )?;
         let rules = match env.var("AIOPS_RULES").or(raw.incidents.rules) {
             None => None,
             Some(path) => {
@@ -596,6 +607,7 @@ impl Config {
                 evaluation_interval,
                 resolve_after,
                 rules,
+                log_digest_window,
             },
             api: access::api_access(raw.auth.api_tokens, raw.auth.anonymous_read, env)?,
             remediation: remediation::remediation(raw.remediation, env, base, docker.is_some())?,
@@ -744,6 +756,10 @@ mod tests {
             ("ingest: {max_body_bytes: 5}", "ingest.max_body_bytes"),
             ("incidents: {database: 'mysql://x'}", "incidents.database"),
             ("incidents: {resolve_after: 0s}", "incidents.resolve_after"),
+            (
+                "incidents: {log_digest_window: 1s}",
+                "incidents.log_digest_window",
+            ),
             (
                 "incidents: {rules: /nonexistent/rules.yaml}",
                 "incidents.rules",

@@ -479,6 +479,10 @@ async fn incident(
             templates,
             api_base: &api_base,
             summary: summary_view,
+            similar: crate::similar::of(&state, &incident)
+                .iter()
+                .map(views::SimilarView::of)
+                .collect(),
         },
         caller.role() >= Role::Responder,
         now,
@@ -631,12 +635,29 @@ async fn services(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(c) => c,
         Err(r) => return *r,
     };
+    let digests: HashMap<String, (String, String)> = state
+        .digests
+        .lock()
+        .latest()
+        .into_iter()
+        .map(|d| {
+            let source = match &d.model {
+                Some(model) => format!("{} ({model})", d.source),
+                None => d.source.clone(),
+            };
+            (
+                d.service.clone(),
+                (state.redactor.redact(&d.text).into_owned(), source),
+            )
+        })
+        .collect();
     let (facts, incidents) = {
         let analysis = state.analysis.lock();
         let facts: Vec<views::ServiceFacts> = analysis
             .services()
             .into_iter()
             .map(|s| views::ServiceFacts {
+                logs: digests.get(&s.name).cloned(),
                 name: s.name,
                 health: s.health.to_owned(),
                 signals: s.active_signals,

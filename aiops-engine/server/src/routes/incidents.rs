@@ -94,10 +94,39 @@ fn view(incident: &Incident, state: &AppState) -> Value {
             s.insert("at".into(), json!(rfc3339(summary.at_ms)));
         }
         map.insert("summary".into(), summary_view);
+        let similar = crate::similar::of(state, incident);
+        // its family: that of the most similar past incident, or its own
+        let group = similar
+            .first()
+            .map_or_else(|| incident.id.clone(), |s| s.past.group.clone());
+        map.insert("group".into(), json!(group));
+        map.insert(
+            "similar".into(),
+            Value::Array(similar.iter().map(similar_view).collect()),
+        );
     }
     // what the engine shows is redacted, whatever a log line or label held
     state.redactor.redact_json(&mut value);
     value
+}
+
+/// A similar past incident as the API shows it: how alike, why, how it
+/// ended and which actions worked.
+fn similar_view(s: &aiops_analysis::SimilarIncident) -> Value {
+    let p = &s.past;
+    json!({
+        "id": p.id,
+        "title": p.title,
+        "similarity": (s.similarity * 100.0).round() / 100.0,
+        "shared": s.shared,
+        "group": p.group,
+        "cause": p.cause,
+        "opened_at": rfc3339(p.opened_at_ms),
+        "resolved_at": rfc3339(p.resolved_at_ms),
+        "resolved_after_s": (p.resolved_at_ms - p.opened_at_ms).max(0) / 1000,
+        "resolution": p.resolution,
+        "actions": p.actions,
+    })
 }
 
 pub(crate) fn rfc3339(ms: i64) -> String {
@@ -251,6 +280,7 @@ pub async fn change_state(
             Err(e) => return Err(ApiError::Conflict(e.to_string())),
         }
     };
+    crate::similar::remember(state, std::slice::from_ref(&updated));
     if let Some(db) = state.incident_db.get() {
         db.upsert(&row(&updated))
             .await
@@ -333,6 +363,31 @@ pub async fn signals(
 pub async fn services(State(state): State<AppState>) -> Json<Value> {
     let services = state.analysis.lock().services();
     Json(json!({"status": "success", "data": services}))
+}
+
+/// `GET /api/v1/log-digests?service=`: what changed in each service's logs,
+/// the newest digest of every service, or the kept digests of one
+/// (newest first).
+pub async fn log_digests(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = params(query);
+    let digests = match param(&params, "service") {
+        Some(service) => {
+            if service.is_empty() || service.len() > MAX_ID_LEN {
+                return Err(ApiError::BadRequest(format!(
+                    "a service name is 1 to {MAX_ID_LEN} characters"
+                )));
+            }
+            state.digests.lock().of(service)
+        }
+        None => state.digests.lock().latest(),
+    };
+    let mut data = serde_json::to_value(digests).unwrap_or(Value::Array(vec![]));
+    // redacted when made; again here, as everything the engine shows
+    state.redactor.redact_json(&mut data);
+    Ok(Json(json!({"status": "success", "data": data})))
 }
 
 /// Longest span one history request may ask for.
