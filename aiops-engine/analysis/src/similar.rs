@@ -25,6 +25,9 @@ use crate::signal::{Direction, SignalKind, Weight};
 /// failure: they share a family and are shown as similar.
 pub const SIMILAR_FROM: f64 = 0.5;
 
+/// Resolved incidents an index holds by default (the oldest dropped first).
+pub const INDEX_CAPACITY: usize = 2_000;
+
 /// Weights of the ranked cause's first three places.
 const CAUSE_WEIGHTS: [f64; 3] = [3.0, 1.0, 0.5];
 /// A strong signal's measured thing and direction, a weak one's.

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use aiops_analysis::similar::SIMILAR_FROM;
+use aiops_analysis::similar::{INDEX_CAPACITY, SIMILAR_FROM};
 use aiops_analysis::{Fingerprint, Incident, IncidentState, PastIncident, SimilarIndex};
 use anyhow::bail;
 use serde_json::{Value, json};
@@ -153,6 +153,7 @@ pub fn judge(runs: &[PathBuf]) -> anyhow::Result<(Vec<Value>, Value)> {
         }
     }
     let families = families(&index, &ordered);
+    let scan_us = scan_cost(&ordered);
     let labels: std::collections::BTreeSet<&str> =
         recorded.iter().map(|r| r.case.name.as_str()).collect();
     let min_same = same.iter().copied().fold(f64::INFINITY, f64::min);
@@ -174,8 +175,51 @@ pub fn judge(runs: &[PathBuf]) -> anyhow::Result<(Vec<Value>, Value)> {
                                        "max": if different.is_empty() { Value::Null } else { rounded(max_different) },
                                        "median": median(&mut different)},
             "families": families,
+            "microseconds_per_search_of_a_full_index": scan_us,
     });
     Ok((lines, summary))
+}
+
+/// What one search costs when the index is full: the recorded incidents
+/// copied under new ids up to the engine's capacity, each searched for in
+/// turn (the median of five rounds).
+fn scan_cost(ordered: &[&Recorded]) -> Value {
+    let mut index = SimilarIndex::new(INDEX_CAPACITY);
+    let mut order = 0i64;
+    'fill: loop {
+        for r in ordered {
+            if index.len() >= INDEX_CAPACITY {
+                break 'fill;
+            }
+            order += 1;
+            if let Some(mut past) = as_past(r, order) {
+                past.id = format!("copy-{order}");
+                index.insert(past);
+            }
+        }
+        if ordered.is_empty() {
+            return Value::Null;
+        }
+    }
+    let queries: Vec<Incident> = ordered
+        .iter()
+        .map(|r| {
+            let mut i = r.case.incident.clone();
+            i.opened_at_ms = order + 1;
+            i
+        })
+        .collect();
+    let mut rounds = Vec::new();
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let mut found = 0;
+        for q in &queries {
+            found += index.nearest(q, 3).len();
+        }
+        std::hint::black_box(found);
+        rounds.push(started.elapsed().as_secs_f64() * 1e6 / queries.len() as f64);
+    }
+    median(&mut rounds)
 }
 
 /// Family purity: how many families, and how many hold one fault only and

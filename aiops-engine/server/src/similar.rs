@@ -8,8 +8,8 @@ use aiops_playbooks::{ActionRecord, ActionState, VerificationState};
 
 use crate::state::AppState;
 
-/// Resolved incidents the index holds at most (oldest dropped first).
-pub const INDEX_CAPACITY: usize = 2_000;
+pub use aiops_analysis::similar::INDEX_CAPACITY;
+
 /// Similar incidents shown per incident.
 pub const SHOWN: usize = 3;
 /// Actions kept per past incident.
