@@ -99,7 +99,7 @@ pub fn judge(runs: &[PathBuf]) -> anyhow::Result<(Vec<Value>, Value)> {
         let mut others: Vec<(f64, &Recorded)> = recorded
             .iter()
             .filter(|o| o.run != q.run)
-            .map(|o| (q.fingerprint.compare(&o.fingerprint).0, o))
+            .map(|o| (q.fingerprint.similarity(&o.fingerprint), o))
             .collect();
         others.sort_by(|a, b| b.0.total_cmp(&a.0));
         let is_twin = |o: &Recorded| o.case.name == q.case.name;

@@ -6,6 +6,7 @@
 //! senders (Slack, email, PagerDuty, webhooks) live at the edge.
 
 pub mod decide;
+pub mod message;
 pub mod routing;
 
 pub use decide::{Entry, Incident, Kind, Silence, append, decide};
