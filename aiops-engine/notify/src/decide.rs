@@ -66,6 +66,25 @@ pub struct Entry {
     /// The incident's revision the message shows.
     pub revision: i64,
     pub why: String,
+    /// For a message sent: when it was delivered, the attempts so far and
+    /// the last error (set by the sender at the edge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at_ms: Option<i64>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Attempts at delivering one message at most; then it is given up, with
+/// its error in the log.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+impl Entry {
+    /// Still to be delivered (and not given up).
+    pub fn pending(&self) -> bool {
+        self.send && self.delivered_at_ms.is_none() && self.attempts < MAX_ATTEMPTS
+    }
 }
 
 /// A silence: matching incidents send nothing until it ends.
@@ -157,6 +176,9 @@ pub fn decide(
             send,
             revision: incident.revision,
             why,
+            delivered_at_ms: None,
+            attempts: 0,
+            error: None,
         });
     };
     for receiver in &receivers {

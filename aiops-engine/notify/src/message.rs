@@ -153,6 +153,9 @@ mod tests {
             send: true,
             revision: 3,
             why: "route".into(),
+            delivered_at_ms: None,
+            attempts: 0,
+            error: None,
         }
     }
 

@@ -282,6 +282,9 @@ fn the_log_is_bounded_and_keeps_what_was_sent() {
         send,
         revision: 1,
         why: String::new(),
+        delivered_at_ms: None,
+        attempts: 0,
+        error: None,
     };
     append(
         &mut log,

@@ -107,6 +107,7 @@ pub async fn run(
             .await
             .map_err(std::io::Error::other)?;
         tracing::info!(indexed, "past incidents indexed for similarity");
+        crate::notifications::restore(&state).await;
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scrapers = scrape::spawn_all(&state, stop_rx.clone());
@@ -115,6 +116,7 @@ pub async fn run(
     let remediation = crate::remediation::spawn(&state, stop_rx.clone());
     let summaries = crate::summaries::spawn(&state, stop_rx.clone());
     let digests = crate::digests::spawn(&state, stop_rx.clone());
+    let notifications = crate::notifications::spawn(&state, stop_rx.clone());
     let compactor = tokio::spawn(compact_loop(state.clone(), stop_rx));
     // the peer's address: the console throttles failed logins per name and address
     let served = axum::serve(
@@ -140,6 +142,9 @@ pub async fn run(
         summaries.abort();
     }
     digests.abort();
+    if let Some(notifications) = notifications {
+        let _ = notifications.await;
+    }
     for task in analysis {
         let _ = task.await;
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod digests;
 pub mod docker;
+pub mod notifications;
 pub mod playbook_cli;
 pub mod remediation;
 pub mod routes;

@@ -53,6 +53,8 @@ pub struct AppState {
     pub similar: Arc<Mutex<aiops_analysis::SimilarIndex>>,
     /// What changed in each service's logs, window by window.
     pub digests: Arc<Mutex<crate::digests::Digests>>,
+    /// Notification logs (the outbox), silences, send metrics.
+    pub notifier: Arc<crate::notifications::Notifier>,
 }
 
 /// Changes queued for a slow listener at most; one that falls further
@@ -134,6 +136,11 @@ impl AppState {
                 crate::similar::INDEX_CAPACITY,
             ))),
             digests: Arc::default(),
+            notifier: {
+                let notifier = Arc::new(crate::notifications::Notifier::default());
+                metrics.register(|r| notifier.register(r));
+                notifier
+            },
             remediation: Arc::new(crate::remediation::Remediation::new(
                 &config,
                 docker_target.clone(),

@@ -10,11 +10,13 @@ use serde::Deserialize;
 mod access;
 mod console;
 mod llm;
+mod notifications;
 mod remediation;
 
 pub use access::{ApiAccess, ApiToken, Role};
 pub use console::ConsoleConfig;
 pub use llm::LlmConfig;
+pub use notifications::{NotificationsConfig, Secret};
 pub use remediation::{ExecutorConfig, RemediationConfig};
 
 pub const EXIT_CONFIG: i32 = 64;
@@ -79,6 +81,8 @@ pub struct Config {
     /// Redact IP addresses from what the engine shows or sends (secrets,
     /// e-mail addresses and card numbers always are).
     pub redact_ip_addresses: bool,
+    /// Where incident notifications go; none: the console and API only.
+    pub notifications: Option<NotificationsConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,6 +156,7 @@ struct RawConfig {
     remediation: Option<remediation::RawRemediation>,
     console: Option<console::RawConsole>,
     llm: Option<llm::RawLlm>,
+    notifications: Option<notifications::RawNotifications>,
     #[serde(default)]
     redaction: RawRedaction,
 }
@@ -614,6 +619,12 @@ impl Config {
             console: console::console(raw.console)?,
             llm: llm::llm(raw.llm, env)?,
             redact_ip_addresses: raw.redaction.ip_addresses.unwrap_or(true),
+            notifications: notifications::notifications(
+                raw.notifications,
+                env,
+                base,
+                &listen.to_string(),
+            )?,
             docker,
         })
     }
@@ -764,6 +775,17 @@ mod tests {
                 "incidents: {rules: /nonexistent/rules.yaml}",
                 "incidents.rules",
             ),
+            ("notifications: {}", "notifications.routing"),
+            (
+                "notifications: {routing: /no/such/notify.yaml}",
+                "notifications.routing",
+            ),
+            // its receivers' secrets are not in this environment
+            (
+                "notifications: {routing: ../../rules/notify.yaml}",
+                "notifications.routing",
+            ),
+            ("notifications: {color: red}", "(file)"),
             (
                 "auth: {api_tokens: [{name: a, role: boss, token: aaaaaaaaaaaaaaaaaa}]}",
                 "(file)",

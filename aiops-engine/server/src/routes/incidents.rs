@@ -104,6 +104,11 @@ fn view(incident: &Incident, state: &AppState) -> Value {
             "similar".into(),
             Value::Array(similar.iter().map(similar_view).collect()),
         );
+        // what was sent where and why, and what was not and why
+        map.insert(
+            "notifications".into(),
+            serde_json::to_value(state.notifier.log(&incident.id)).unwrap_or_default(),
+        );
     }
     // what the engine shows is redacted, whatever a log line or label held
     state.redactor.redact_json(&mut value);
