@@ -372,6 +372,8 @@ pub struct IncidentParts<'a> {
     pub summary: SummaryView,
     /// The nearest past incidents, most similar first.
     pub similar: Vec<SimilarView>,
+    /// The notification log as (unix ms, what was sent or not, and why).
+    pub notifications: Vec<(i64, String)>,
 }
 
 /// The metrics charted for a service: those its own signals in the
@@ -491,6 +493,14 @@ pub fn incident_page(
                 ),
             });
         }
+    }
+    for (at_ms, text) in &parts.notifications {
+        timeline.push(TimelineItem {
+            at_ms: *at_ms,
+            at: utc(*at_ms),
+            kind: "notification".into(),
+            text: text.clone(),
+        });
     }
     timeline.sort_by_key(|t| t.at_ms);
     let timeline_cut = timeline.len().saturating_sub(MAX_TIMELINE);

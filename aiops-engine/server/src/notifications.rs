@@ -89,6 +89,24 @@ impl Notifier {
     }
 }
 
+/// One log entry in a line for people: what, to whom, what became of it, why.
+pub fn describe(e: &Entry) -> String {
+    let what = if !e.send {
+        "not sent".to_owned()
+    } else if e.delivered_at_ms.is_some() {
+        "sent, delivered".to_owned()
+    } else if let Some(err) = &e.error {
+        if e.attempts >= MAX_ATTEMPTS {
+            format!("given up after {} attempts: {err}", e.attempts)
+        } else {
+            format!("attempt {} failed: {err}", e.attempts)
+        }
+    } else {
+        "queued".to_owned()
+    };
+    format!("{} to {}: {what} ({})", e.kind.as_str(), e.receiver, e.why)
+}
+
 fn state_key(incident_id: &str) -> String {
     format!("notifications/{incident_id}")
 }

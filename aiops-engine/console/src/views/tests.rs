@@ -96,6 +96,11 @@ fn page(can_respond: bool) -> String {
             history: &[],
             templates,
             api_base: "http://127.0.0.1:9800",
+            notifications: vec![(
+                NOW - 40_000,
+                "open to payments-pager: sent, delivered (route > routes[0] (service payments))"
+                    .into(),
+            )],
             similar: vec![SimilarView {
                 id: "inc-0".into(),
                 title: "payments <script>alert('past')</script>".into(),
@@ -234,6 +239,10 @@ fn similar_past_incidents_show_how_they_ended_and_what_worked() {
     );
     assert!(html.contains("restart payments (playbook restart): worked"));
     assert!(html.contains("resolved by alice"));
+    assert!(
+        html.contains("open to payments-pager: sent, delivered"),
+        "the notification log is on the timeline"
+    );
 }
 
 #[test]

@@ -479,6 +479,12 @@ async fn incident(
             templates,
             api_base: &api_base,
             summary: summary_view,
+            notifications: state
+                .notifier
+                .log(&incident.id)
+                .iter()
+                .map(|e| (e.at_ms, crate::notifications::describe(e)))
+                .collect(),
             similar: crate::similar::of(&state, &incident)
                 .iter()
                 .map(views::SimilarView::of)
