@@ -103,6 +103,102 @@ pub fn verify(secret: &[u8], timestamp: i64, body: &[u8], header: &str) -> bool 
     mac.verify_slice(&bytes).is_ok()
 }
 
+/// An e-mail's parts: subject, text and HTML bodies, and its threading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Email {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// `<...@aiops>`: the opening message's id is the incident's, and
+    /// every later message replies to it, so mail clients thread them.
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The e-mail for this message.
+pub fn email(entry: &Entry, facts: &Facts) -> Email {
+    // ids are word characters and dashes: nothing to escape in a header
+    let safe: String = facts
+        .id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let thread = format!("<{safe}@aiops>");
+    let (message_id, in_reply_to) = if entry.kind == Kind::Open {
+        (thread, None)
+    } else {
+        let n = entry.key.rsplit('/').next().unwrap_or("0");
+        (
+            format!(
+                "<{safe}.{}.{}.{n}@aiops>",
+                entry.receiver.replace(['<', '>', '@', ' '], ""),
+                entry.kind.as_str()
+            ),
+            Some(thread),
+        )
+    };
+    let verb = match entry.kind {
+        Kind::Open => "",
+        Kind::Update => "Update: ",
+        Kind::Repeat => "Still open: ",
+        Kind::Escalate => "Escalated: ",
+        Kind::Acknowledge => "Acknowledged: ",
+        Kind::Resolve => "Resolved: ",
+    };
+    let subject: String = format!("{verb}[{}] {}", facts.severity, facts.title)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let cause = facts
+        .cause
+        .as_ref()
+        .map_or("not ranked yet".to_owned(), |(s, r)| format!("{s} ({r})"));
+    let text = format!(
+        "{}\n\nState: {}\nSeverity: {}\nLikely cause: {cause}\nServices: {}\n\n{}\n\n{}\nWhy you get this: {}\n",
+        facts.title,
+        facts.state,
+        facts.severity,
+        facts.services.join(", "),
+        facts.summary,
+        facts.url,
+        entry.why
+    );
+    let html = format!(
+        "<!doctype html><html><body><h1>{}</h1><p><strong>State:</strong> {} · <strong>Severity:</strong> {}</p><p><strong>Likely cause:</strong> {}</p><p><strong>Services:</strong> {}</p><p>{}</p><p><a href=\"{}\">The incident in the console</a></p><p><small>Why you get this: {}</small></p></body></html>",
+        html_escape(&facts.title),
+        html_escape(&facts.state),
+        html_escape(&facts.severity),
+        html_escape(&cause),
+        html_escape(&facts.services.join(", ")),
+        html_escape(&facts.summary),
+        html_escape(&facts.url),
+        html_escape(&entry.why)
+    );
+    Email {
+        subject,
+        text,
+        html,
+        message_id,
+        in_reply_to,
+    }
+}
+
 /// PagerDuty's Events API v2 event for this message.
 pub fn pagerduty_event(entry: &Entry, facts: &Facts, routing_key: &str) -> Value {
     let action = match entry.kind {
@@ -226,6 +322,31 @@ mod tests {
             e["payload"]["summary"].as_str().map(|s| s.chars().count()),
             Some(1_024)
         );
+    }
+
+    #[test]
+    fn emails_thread_on_the_incident_and_escape_their_html() {
+        let mut f = facts();
+        f.title = "payments <script>x</script>\r\nBcc: evil@x".into();
+        let open = email(&entry(Kind::Open), &f);
+        assert_eq!(open.message_id, "<inc-1@aiops>");
+        assert!(open.in_reply_to.is_none());
+        assert!(
+            !open.subject.contains('\r') && !open.subject.contains('\n'),
+            "{:?}",
+            open.subject
+        );
+        assert!(open.html.contains("&lt;script&gt;") && !open.html.contains("<script>"));
+        assert!(
+            open.text
+                .contains("Likely cause: payments (its error ratio jumped)")
+        );
+        let mut resolve = entry(Kind::Resolve);
+        resolve.key = "inc-1/pager/resolve/1".into();
+        let resolved = email(&resolve, &f);
+        assert_eq!(resolved.in_reply_to.as_deref(), Some("<inc-1@aiops>"));
+        assert_eq!(resolved.message_id, "<inc-1.pager.resolve.1@aiops>");
+        assert!(resolved.subject.starts_with("Resolved: [critical]"));
     }
 
     #[test]

@@ -331,10 +331,67 @@ async fn send_one(
             .map_err(|e| e.to_string())?;
         return check(response);
     }
+    if let Some(target) = &receiver.email {
+        return send_email(config, target, entry, facts).await;
+    }
     Err(format!(
         "no {} sender in this version of the engine",
         receiver_kind(receiver)
     ))
+}
+
+async fn send_email(
+    config: &NotificationsConfig,
+    target: &aiops_notify::routing::EmailTarget,
+    entry: &Entry,
+    facts: &aiops_notify::message::Facts,
+) -> Result<(), String> {
+    use lettre::message::{Mailbox, MultiPart};
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    let smtp = config
+        .smtp
+        .as_ref()
+        .ok_or("no mail server configured (notifications.smtp)")?;
+    let mail = aiops_notify::message::email(entry, facts);
+    let from: Mailbox = smtp.from.parse().map_err(|e| format!("from: {e}"))?;
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(mail.subject)
+        .message_id(Some(mail.message_id));
+    for to in &target.to {
+        let to: Mailbox = to.parse().map_err(|e| format!("to {to:?}: {e}"))?;
+        builder = builder.to(to);
+    }
+    if let Some(thread) = mail.in_reply_to {
+        builder = builder.in_reply_to(thread.clone()).references(thread);
+    }
+    let message = builder
+        .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
+        .map_err(|e| format!("the message: {e}"))?;
+    let transport = match smtp.tls {
+        crate::config::SmtpTls::Starttls => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                .map_err(|e| e.to_string())?
+        }
+        crate::config::SmtpTls::Implicit => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?
+        }
+        crate::config::SmtpTls::None => {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        }
+    };
+    let mut transport = transport.port(smtp.port).timeout(Some(SEND_TIMEOUT));
+    if let Some((user, password)) = &smtp.credentials {
+        transport = transport.credentials(Credentials::new(user.clone(), password.0.clone()));
+    }
+    transport
+        .build()
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Sends what is pending and due; records each outcome in its log.
@@ -378,7 +435,7 @@ async fn deliver(
         let kind = receiver_kind(receiver);
         let facts = message_facts(state, config, &incident);
         let result = send_one(http, config, receiver, &entry, &facts, now).await;
-        let supported = matches!(kind, "webhook" | "pagerduty");
+        let supported = matches!(kind, "webhook" | "pagerduty" | "email");
         let outcome = {
             let mut logs = state.notifier.logs.lock();
             let Some(stored) = logs

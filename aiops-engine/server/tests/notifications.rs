@@ -268,3 +268,174 @@ async fn incidents_page_and_post_signed_once_and_survive_a_restart() {
     assert_eq!(rec.got.lock().len(), 4);
     engine.stop().await;
 }
+
+/// A real SMTP server: Python's aiosmtpd with its Maildir handler, killed
+/// when dropped.
+struct MailSink {
+    child: std::process::Child,
+    port: u16,
+    maildir: std::path::PathBuf,
+}
+
+impl Drop for MailSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_mail_sink(dir: &std::path::Path) -> MailSink {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let maildir = dir.join("maildir");
+    let child = std::process::Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(&maildir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let mut sink = MailSink {
+        child,
+        port,
+        maildir,
+    };
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return sink;
+        }
+        if let Ok(Some(status)) = sink.child.try_wait() {
+            panic!(
+                "aiosmtpd exited ({status}): install it with `pip install aiosmtpd` (.ci/run does)"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = sink.child.kill();
+    panic!("aiosmtpd did not listen on {port}");
+}
+
+/// The messages the sink holds, oldest first.
+async fn mails(sink: &MailSink, n: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    for _ in 0..600 {
+        found = std::fs::read_dir(sink.maildir.join("new"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if found.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // opened before resolved: the resolution is the one replying
+    found.sort_by_key(|m: &String| m.contains("In-Reply-To"));
+    found
+}
+
+fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
+    mail.lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_are_mailed_and_the_resolution_threads_on_the_opening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = start_mail_sink(dir.path()).await;
+    let routing = dir.path().join("notify.yaml");
+    std::fs::write(
+        &routing,
+        "route:\n  receiver: mail\nreceivers:\n  - name: mail\n    email: {to: [oncall@shop.example]}\n",
+    )
+    .expect("routing file");
+    let yaml = format!(
+        "auth:\n  api_tokens:\n    - {{name: alice, role: responder, token: alice-token-0123456}}\n\
+         incidents:\n  database: \"sqlite:{}\"\n  evaluation_interval: 1s\n\
+         notifications:\n  routing: \"{}\"\n  smtp: {{host: 127.0.0.1, port: {}, tls: none, from: aiops@shop.example}}\n",
+        dir.path().join("incidents.db").display(),
+        routing.display(),
+        sink.port
+    );
+    let config = Config::parse(&yaml, &HashMap::new()).expect("config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(listener, AppState::new(config), async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let starts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut sent = false;
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .post(format!("{base}/api/v1/alerts/alertmanager"))
+            .header("content-type", "application/json")
+            .body(ALERT.replace("STARTS", &starts))
+            .send()
+            .await
+        {
+            sent = r.status().is_success();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sent, "the alert was taken");
+    let opened = mails(&sink, 1).await;
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let first = &opened[0];
+    assert!(
+        header(first, "Subject").is_some_and(|s| s.contains("[critical]")),
+        "{first}"
+    );
+    assert_eq!(header(first, "To"), Some("oncall@shop.example"));
+    assert_eq!(header(first, "From"), Some("aiops@shop.example"));
+    let message_id = header(first, "Message-ID")
+        .expect("a message id")
+        .to_owned();
+    assert!(message_id.ends_with("@aiops>"), "{message_id}");
+    assert!(
+        first.contains("multipart/alternative") && first.contains("text/html"),
+        "{first}"
+    );
+
+    let list: Value = client
+        .get(format!("{base}/api/v1/incidents"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let id = list["data"][0]["id"].as_str().expect("id").to_owned();
+    let response = client
+        .post(format!("{base}/api/v1/incidents/{id}/resolve"))
+        .bearer_auth("alice-token-0123456")
+        .send()
+        .await
+        .expect("resolve");
+    assert!(response.status().is_success());
+    let both = mails(&sink, 2).await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    let resolved = &both[1];
+    assert!(
+        header(resolved, "Subject").is_some_and(|s| s.starts_with("Resolved: ")),
+        "{resolved}"
+    );
+    assert_eq!(header(resolved, "In-Reply-To"), Some(message_id.as_str()));
+    assert_eq!(header(resolved, "References"), Some(message_id.as_str()));
+    let _ = stop.send(());
+    task.await.expect("join").expect("clean stop");
+}

@@ -16,7 +16,7 @@ mod remediation;
 pub use access::{ApiAccess, ApiToken, Role};
 pub use console::ConsoleConfig;
 pub use llm::LlmConfig;
-pub use notifications::{NotificationsConfig, Secret};
+pub use notifications::{NotificationsConfig, Secret, SmtpConfig, SmtpTls};
 pub use remediation::{ExecutorConfig, RemediationConfig};
 
 pub const EXIT_CONFIG: i32 = 64;
