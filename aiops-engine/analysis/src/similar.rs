@@ -88,7 +88,13 @@ impl Fingerprint {
                 Weight::Strong => SIGNAL_WEIGHT[0],
                 Weight::Weak => SIGNAL_WEIGHT[1],
             };
-            let what = format!("{}:{}", signal.key, direction_name(signal.direction));
+            // an alert is keyed by its label set's hash; what went wrong
+            // is its name, whichever instance fired it
+            let measured = match signal.kind {
+                SignalKind::Alert => format!("{}/alert/{}", signal.service, signal.metric),
+                _ => signal.key.clone(),
+            };
+            let what = format!("{measured}:{}", direction_name(signal.direction));
             if cause == Some(signal.service.as_str()) {
                 put(format!("cause-signal:{what}"), CAUSE_SIGNAL_WEIGHT * weight);
             }
