@@ -305,6 +305,17 @@ pub fn decide(
     out
 }
 
+/// True while someone told of the incident has not been sent its
+/// resolution, or a message is still to be delivered: a resolved incident
+/// still needs deciding for.
+pub fn unfinished(log: &[Entry]) -> bool {
+    log.iter().any(Entry::pending)
+        || log.iter().filter(|e| e.send && e.kind.tells()).any(|told| {
+            !log.iter()
+                .any(|e| e.send && e.kind == Kind::Resolve && e.receiver == told.receiver)
+        })
+}
+
 /// Appends decisions to a log, keeping it within [`MAX_LOG`]: the oldest
 /// suppressions go first, then the oldest entries.
 pub fn append(log: &mut Vec<Entry>, decisions: Vec<Entry>) {

@@ -9,7 +9,7 @@ pub mod decide;
 pub mod message;
 pub mod routing;
 
-pub use decide::{Entry, Incident, Kind, MAX_ATTEMPTS, Silence, append, decide};
+pub use decide::{Entry, Incident, Kind, MAX_ATTEMPTS, Silence, append, decide, unfinished};
 pub use routing::{IncidentFacts, Receiver, Routed, Routing};
 
 #[cfg(test)]

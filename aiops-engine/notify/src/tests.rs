@@ -137,6 +137,7 @@ fn a_flapping_incident_sends_one_open_and_a_bounded_coalesced_thread() {
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!((d[0].kind, d[0].revision), (Kind::Update, 1_000));
     append(&mut log, d);
+    assert!(crate::decide::unfinished(&log), "its resolution is owed");
     // resolved: one resolution, then nothing more
     let mut done = last.clone();
     done.state = IncidentState::Resolved;
@@ -148,6 +149,11 @@ fn a_flapping_incident_sends_one_open_and_a_bounded_coalesced_thread() {
     );
     append(&mut log, d);
     assert!(decide(&r, &done, &log, &[], NOON + 800_000).is_empty());
+    // delivered: nothing owed
+    for e in &mut log {
+        e.delivered_at_ms = Some(NOON + 800_000);
+    }
+    assert!(!crate::decide::unfinished(&log));
 }
 
 #[test]

@@ -139,12 +139,14 @@ fn decide_all(
     let now = state.clock.now_ms();
     let incidents: Vec<Incident> = {
         let analysis = state.analysis.lock();
+        // resolved ones too while a resolution or a delivery is owed (a
+        // missed change event must not lose a resolution)
         let pending: HashSet<String> = state
             .notifier
             .logs
             .lock()
             .iter()
-            .filter(|(_, log)| log.iter().any(Entry::pending))
+            .filter(|(_, log)| aiops_notify::unfinished(log))
             .map(|(id, _)| id.clone())
             .collect();
         analysis
@@ -186,7 +188,7 @@ fn decide_all(
     if logs.len() > MAX_INCIDENTS {
         let resolved: Vec<String> = logs
             .iter()
-            .filter(|(_, l)| !l.iter().any(Entry::pending))
+            .filter(|(_, l)| !aiops_notify::unfinished(l))
             .map(|(k, _)| k.clone())
             .take(logs.len() - MAX_INCIDENTS)
             .collect();
