@@ -80,22 +80,15 @@ struct Engine {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// The engine with a webhook receiver and, for payments, a PagerDuty one,
+/// both at `receiver`.
 async fn start_engine(dir: &std::path::Path, receiver: &str) -> Engine {
-    let routing = dir.join("notify.yaml");
-    std::fs::write(
-        &routing,
-        format!(
-            "route:\n  receiver: hook\n  routes:\n    - match: {{service: [payments]}}\n      receiver: pager\n      continue: true\n    - receiver: hook\n\
-             receivers:\n  - name: hook\n    webhook: {{url: \"{receiver}/hook\", secret_env: HOOK_SECRET}}\n  - name: pager\n    pagerduty: {{routing_key_env: PD_KEY}}\n"
-        ),
-    )
-    .expect("routing file");
-    let yaml = format!(
-        "auth:\n  api_tokens:\n    - {{name: alice, role: responder, token: alice-token-0123456}}\n\
-         incidents:\n  database: \"sqlite:{}\"\n  evaluation_interval: 1s\n\
-         notifications:\n  routing: \"{}\"\n  pagerduty_url: \"{receiver}/v2/enqueue\"\n  console_url: \"http://console.example\"\n",
-        dir.join("incidents.db").display(),
-        routing.display()
+    let routing = format!(
+        "route:\n  receiver: hook\n  routes:\n    - match: {{service: [payments]}}\n      receiver: pager\n      continue: true\n    - receiver: hook\n\
+         receivers:\n  - name: hook\n    webhook: {{url: \"{receiver}/hook\", secret_env: HOOK_SECRET}}\n  - name: pager\n    pagerduty: {{routing_key_env: PD_KEY}}\n"
+    );
+    let settings = format!(
+        "  pagerduty_url: \"{receiver}/v2/enqueue\"\n  console_url: \"http://console.example\"\n"
     );
     let env = HashMap::from([
         ("HOOK_SECRET".to_owned(), "hook-s3cret".to_owned()),
@@ -104,7 +97,28 @@ async fn start_engine(dir: &std::path::Path, receiver: &str) -> Engine {
             "R0UT1NGKEY0123456789012345678901".to_owned(),
         ),
     ]);
-    let config = Config::parse(&yaml, &env).expect("config");
+    serve(dir, &routing, &settings, &env).await
+}
+
+/// The engine on loopback with `routing` as its routing file, `settings`
+/// more lines of its `notifications:` section, an SQLite database in
+/// `dir`, and alice as a responder; ready when it returns.
+async fn serve(
+    dir: &std::path::Path,
+    routing: &str,
+    settings: &str,
+    env: &HashMap<String, String>,
+) -> Engine {
+    let routing_file = dir.join("notify.yaml");
+    std::fs::write(&routing_file, routing).expect("routing file");
+    let yaml = format!(
+        "auth:\n  api_tokens:\n    - {{name: alice, role: responder, token: alice-token-0123456}}\n\
+         incidents:\n  database: \"sqlite:{}\"\n  evaluation_interval: 1s\n\
+         notifications:\n  routing: \"{}\"\n{settings}",
+        dir.join("incidents.db").display(),
+        routing_file.display()
+    );
+    let config = Config::parse(&yaml, env).expect("config");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -140,6 +154,19 @@ const ALERT: &str = r#"{"version":"4","groupKey":"{}:{alertname=\"ShopServiceDow
   "alerts":[{"status":"firing","labels":{"alertname":"ShopServiceDown","service":"payments","severity":"critical"},"annotations":{"summary":"payments is down"},
   "startsAt":"STARTS","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom/graph","fingerprint":"0123456789abcdef"}]}"#;
 
+/// Fires the payments alert at the engine, starting now.
+async fn post_alert(client: &reqwest::Client, base: &str) {
+    let starts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let response = client
+        .post(format!("{base}/api/v1/alerts/alertmanager"))
+        .header("content-type", "application/json")
+        .body(ALERT.replace("STARTS", &starts))
+        .send()
+        .await
+        .expect("alert");
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
 /// Waits until the recorder holds `n` requests (the engine sends within a
 /// few seconds; the bound only stops a broken run).
 async fn wait_for(rec: &Recorder, n: usize) -> Vec<Got> {
@@ -160,15 +187,7 @@ async fn incidents_page_and_post_signed_once_and_survive_a_restart() {
     rec.down.store(true, Ordering::SeqCst);
     let engine = start_engine(dir.path(), &receiver).await;
     let client = reqwest::Client::new();
-    let starts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let response = client
-        .post(format!("{}/api/v1/alerts/alertmanager", engine.base))
-        .header("content-type", "application/json")
-        .body(ALERT.replace("STARTS", &starts))
-        .send()
-        .await
-        .expect("alert");
-    assert!(response.status().is_success());
+    post_alert(&client, &engine.base).await;
     // decided and tried: the log says what failed
     let mut incident = Value::Null;
     for _ in 0..400 {
@@ -353,46 +372,19 @@ fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
 async fn incidents_are_mailed_and_the_resolution_threads_on_the_opening() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sink = start_mail_sink(dir.path()).await;
-    let routing = dir.path().join("notify.yaml");
-    std::fs::write(
-        &routing,
+    let engine = serve(
+        dir.path(),
         "route:\n  receiver: mail\nreceivers:\n  - name: mail\n    email: {to: [oncall@shop.example]}\n",
+        &format!(
+            "  smtp: {{host: 127.0.0.1, port: {}, tls: none, from: aiops@shop.example}}\n",
+            sink.port
+        ),
+        &HashMap::new(),
     )
-    .expect("routing file");
-    let yaml = format!(
-        "auth:\n  api_tokens:\n    - {{name: alice, role: responder, token: alice-token-0123456}}\n\
-         incidents:\n  database: \"sqlite:{}\"\n  evaluation_interval: 1s\n\
-         notifications:\n  routing: \"{}\"\n  smtp: {{host: 127.0.0.1, port: {}, tls: none, from: aiops@shop.example}}\n",
-        dir.path().join("incidents.db").display(),
-        routing.display(),
-        sink.port
-    );
-    let config = Config::parse(&yaml, &HashMap::new()).expect("config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, AppState::new(config), async move {
-        let _ = stopped.await;
-    }));
+    .await;
+    let base = engine.base.clone();
     let client = reqwest::Client::new();
-    let starts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut sent = false;
-    for _ in 0..200 {
-        if let Ok(r) = client
-            .post(format!("{base}/api/v1/alerts/alertmanager"))
-            .header("content-type", "application/json")
-            .body(ALERT.replace("STARTS", &starts))
-            .send()
-            .await
-        {
-            sent = r.status().is_success();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(sent, "the alert was taken");
+    post_alert(&client, &base).await;
     let opened = mails(&sink, 1).await;
     assert_eq!(opened.len(), 1, "{opened:?}");
     let first = &opened[0];
@@ -436,6 +428,5 @@ async fn incidents_are_mailed_and_the_resolution_threads_on_the_opening() {
     );
     assert_eq!(header(resolved, "In-Reply-To"), Some(message_id.as_str()));
     assert_eq!(header(resolved, "References"), Some(message_id.as_str()));
-    let _ = stop.send(());
-    task.await.expect("join").expect("clean stop");
+    engine.stop().await;
 }

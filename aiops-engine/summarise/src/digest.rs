@@ -349,11 +349,7 @@ pub struct ModelDigest {
 /// The model's digest, if it holds: JSON of the asked shape, at least one
 /// cited template, every cited id one of the digest's changes.
 pub fn check_digest(answer: &str, digest: &LogDigest) -> Result<ModelDigest, Vec<String>> {
-    let json = match (answer.find('{'), answer.rfind('}')) {
-        (Some(a), Some(b)) if b > a => &answer[a..=b],
-        _ => answer,
-    };
-    let parsed: ModelDigest = serde_json::from_str(json)
+    let parsed: ModelDigest = serde_json::from_str(crate::validate::json_part(answer))
         .map_err(|e| vec![format!("the answer is not the JSON asked for: {e}")])?;
     let mut problems = Vec::new();
     if parsed.summary.trim().is_empty() || parsed.summary.len() > 2_000 {

@@ -26,7 +26,7 @@ const MAX_STEPS: usize = 10;
 
 /// The JSON object in the answer: models sometimes wrap it in prose or a
 /// code fence; the first `{` to the last `}` is what is read.
-fn json_part(answer: &str) -> &str {
+pub(crate) fn json_part(answer: &str) -> &str {
     match (answer.find('{'), answer.rfind('}')) {
         (Some(a), Some(b)) if b > a => &answer[a..=b],
         _ => answer,
