@@ -374,6 +374,8 @@ pub struct IncidentParts<'a> {
     pub similar: Vec<SimilarView>,
     /// The notification log as (unix ms, what was sent or not, and why).
     pub notifications: Vec<(i64, String)>,
+    /// Notifications are on and no silence covers the incident yet.
+    pub can_silence: bool,
 }
 
 /// The metrics charted for a service: those its own signals in the
@@ -515,6 +517,10 @@ pub fn incident_page(
         IncidentState::Mitigated => vec![("resolve", "Resolve")],
         IncidentState::Resolved => vec![],
     };
+    let mut lifecycle = lifecycle;
+    if parts.can_silence && incident.state != IncidentState::Resolved {
+        lifecycle.push(("silence", "Silence notifications for 1 h"));
+    }
     let curl = format!(
         "curl -X POST -H \"Authorization: Bearer $AIOPS_TOKEN\" {}/api/v1/incidents/{}/acknowledge",
         parts.api_base, incident.id

@@ -74,6 +74,11 @@ pub struct Entry {
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Where the receiver put a delivered opening message, so later ones
+    /// follow it (a Slack parent's `<channel>/<ts>`: its thread, and the
+    /// message edited to the current state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
 }
 
 /// Attempts at delivering one message at most; then it is given up, with
@@ -179,6 +184,7 @@ pub fn decide(
             delivered_at_ms: None,
             attempts: 0,
             error: None,
+            thread: None,
         });
     };
     for receiver in &receivers {
@@ -303,6 +309,13 @@ pub fn decide(
         }
     }
     out
+}
+
+/// The thread a receiver's opening message started (see [`Entry::thread`]).
+pub fn thread_of<'a>(log: &'a [Entry], receiver: &str) -> Option<&'a str> {
+    log.iter()
+        .filter(|e| e.send && e.receiver == receiver && e.kind.tells())
+        .find_map(|e| e.thread.as_deref())
 }
 
 /// True while someone told of the incident has not been sent its

@@ -8,8 +8,11 @@
 pub mod decide;
 pub mod message;
 pub mod routing;
+pub mod slack;
 
-pub use decide::{Entry, Incident, Kind, MAX_ATTEMPTS, Silence, append, decide, unfinished};
+pub use decide::{
+    Entry, Incident, Kind, MAX_ATTEMPTS, Silence, append, decide, thread_of, unfinished,
+};
 pub use routing::{IncidentFacts, Receiver, Routed, Routing};
 
 #[cfg(test)]

@@ -24,6 +24,19 @@ pub struct Facts {
     pub summary: String,
     /// The incident's page in the console.
     pub url: String,
+    /// Actions waiting for a person's approval (Slack shows buttons).
+    pub pending_actions: Vec<PendingAction>,
+    /// What happened since this receiver's previous message, oldest first
+    /// (timeline lines; a thread reply shows them).
+    pub recent: Vec<String>,
+}
+
+/// An action waiting for approval, as a message shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PendingAction {
+    pub id: String,
+    /// `restart payments (playbook payments-errors)`.
+    pub what: String,
 }
 
 /// PagerDuty limits a summary to 1,024 characters.
@@ -84,14 +97,7 @@ pub fn verify(secret: &[u8], timestamp: i64, body: &[u8], header: &str) -> bool 
     let Some(hex) = header.strip_prefix("v1=") else {
         return false;
     };
-    let Some(bytes) = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-    else {
+    let Some(bytes) = from_hex(hex) else {
         return false;
     };
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
@@ -101,6 +107,20 @@ pub fn verify(secret: &[u8], timestamp: i64, body: &[u8], header: &str) -> bool 
     mac.update(b".");
     mac.update(body);
     mac.verify_slice(&bytes).is_ok()
+}
+
+/// Bytes from lowercase or uppercase hex; `None` for anything else.
+pub(crate) fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
 }
 
 /// An e-mail's parts: subject, text and HTML bodies, and its threading.
@@ -252,6 +272,7 @@ mod tests {
             delivered_at_ms: None,
             attempts: 0,
             error: None,
+            thread: None,
         }
     }
 
@@ -265,6 +286,8 @@ mod tests {
             cause: Some(("payments".into(), "its error ratio jumped".into())),
             summary: "payments fails half of its charges".into(),
             url: "http://127.0.0.1:9800/incidents/inc-1".into(),
+            pending_actions: Vec::new(),
+            recent: Vec::new(),
         }
     }
 

@@ -291,6 +291,7 @@ fn the_log_is_bounded_and_keeps_what_was_sent() {
         delivered_at_ms: None,
         attempts: 0,
         error: None,
+        thread: None,
     };
     append(
         &mut log,

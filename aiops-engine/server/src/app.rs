@@ -10,10 +10,16 @@ use tokio::net::TcpListener;
 
 use crate::config::Role;
 use crate::routes::access::{Needs, require};
-use crate::routes::{actions, alertmanager, health, incidents, loki, query, templates, write};
+use crate::routes::{
+    actions, alertmanager, health, incidents, loki, query, silences, templates, write,
+};
 use crate::scrape;
 use crate::state::AppState;
 use crate::telemetry;
+
+/// Slack's interaction payloads carry the whole message: 64 KiB is not
+/// always enough, 1 MiB is.
+const SLACK_BODY_LIMIT: usize = 1024 * 1024;
 
 /// How often expired samples, lines and unused strings are dropped.
 const COMPACT_EVERY: Duration = Duration::from_secs(30);
@@ -52,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/actions/{id}", get(actions::one))
         .route("/api/v1/remediation", get(actions::status))
         .route("/api/v1/playbooks", get(actions::playbooks))
+        .route("/api/v1/silences", get(silences::list))
         .route_layer(needs(Role::Viewer));
     // every change needs a token with a role, and is recorded under its name
     let respond = Router::new()
@@ -63,7 +70,20 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}/resolve", post(incidents::resolve))
         .route("/api/v1/actions/{id}/approve", post(actions::approve))
         .route("/api/v1/actions/{id}/deny", post(actions::deny))
+        .route("/api/v1/silences", post(silences::create))
+        .route(
+            "/api/v1/silences/{id}",
+            axum::routing::delete(silences::end),
+        )
         .route_layer(needs(Role::Responder));
+    // Slack signs its requests: checked by the handlers, not by tokens
+    let slack = Router::new()
+        .route(
+            "/slack/interactions",
+            post(crate::slack::routes::interactions),
+        )
+        .route("/slack/commands", post(crate::slack::routes::commands))
+        .layer(DefaultBodyLimit::max(SLACK_BODY_LIMIT));
     let administer = Router::new()
         .route("/api/v1/remediation", post(actions::switch))
         .route_layer(needs(Role::Admin));
@@ -74,7 +94,8 @@ pub fn app(state: AppState) -> Router {
         .merge(respond)
         .merge(administer)
         .merge(health)
-        .layer(DefaultBodyLimit::max(64 * 1024));
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .merge(slack);
     let metrics = Router::new()
         .route("/metrics", get(telemetry::metrics_handler))
         .with_state(state.metrics.clone());

@@ -16,6 +16,7 @@ pub mod remediation;
 pub mod routes;
 pub mod scrape;
 pub mod similar;
+pub mod slack;
 pub mod state;
 pub mod summaries;
 pub mod telemetry;

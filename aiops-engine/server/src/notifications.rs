@@ -8,9 +8,15 @@
 //! right before a crash may be sent once more with the same key (PagerDuty
 //! dedups by the incident's key, webhook receivers by `key`).
 //!
-//! Senders here: the generic webhook (signed) and PagerDuty's Events API
-//! v2. Slack and e-mail receivers are routed and logged, and their
-//! messages given up with the reason: their senders are not built yet.
+//! Senders here: Slack (`crate::slack`: a parent message per incident,
+//! edited in place, and its thread), e-mail over SMTP (threaded by
+//! `In-Reply-To`), PagerDuty's Events API v2 and the generic webhook
+//! (signed). Messages to one receiver about one incident go in order: a
+//! message waits while an earlier one to the same place is undelivered.
+//! Slack's 429 pauses every Slack message for the `Retry-After` it names.
+//!
+//! Silences (API, console, Slack's button) are kept in engine state
+//! `notifications/silences` and restored at start.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -39,7 +45,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SendLabels {
     /// webhook, pagerduty, slack, email
     pub receiver_kind: &'static str,
-    /// delivered, failed, given_up
+    /// delivered, failed, rate_limited, given_up
     pub outcome: &'static str,
 }
 
@@ -50,6 +56,10 @@ pub struct Notifier {
     silences: Mutex<Vec<Silence>>,
     /// Not before this (unix ms), per message key: retry backoff.
     retry_at: Mutex<HashMap<String, i64>>,
+    /// No Slack call before this (unix ms): Slack's `Retry-After`.
+    slack_paused_until: Mutex<i64>,
+    /// Signed Slack requests seen in the window (refused when replayed).
+    pub replays: Mutex<aiops_notify::slack::ReplayGuard>,
     pub sends: Family<SendLabels, Counter>,
     pub suppressed: Counter,
 }
@@ -77,16 +87,62 @@ impl Notifier {
             .unwrap_or_default()
     }
 
-    pub fn silence(&self, silence: Silence) {
+    /// The silences, ended ones included until they are dropped.
+    pub fn silences(&self) -> Vec<Silence> {
+        self.silences.lock().clone()
+    }
+
+    fn silence(&self, silence: Silence, now_ms: i64) {
         let mut s = self.silences.lock();
-        s.retain(|x| x.id != silence.id);
+        s.retain(|x| x.id != silence.id && x.until_ms > now_ms);
         s.push(silence);
         // bounded: the ones ending first go
-        if s.len() > 1_000 {
+        if s.len() > MAX_SILENCES {
             s.sort_by_key(|x| std::cmp::Reverse(x.until_ms));
-            s.truncate(1_000);
+            s.truncate(MAX_SILENCES);
         }
     }
+}
+
+/// Silences kept at most.
+pub const MAX_SILENCES: usize = 1_000;
+const SILENCES_KEY: &str = "notifications/silences";
+
+/// Adds (or replaces, by id) a silence and persists the list; the
+/// incidents it covers are decided again at once.
+pub async fn add_silence(state: &AppState, silence: Silence) -> Result<(), String> {
+    let now = state.clock.now_ms();
+    if silence.until_ms <= now {
+        return Err("the silence has already ended".into());
+    }
+    tracing::info!(id = %silence.id, by = %silence.by, reason = %silence.reason, until_ms = silence.until_ms, "silence added");
+    state.notifier.silence(silence, now);
+    persist_silences(state).await
+}
+
+/// Ends a silence now; false when there is none with that id.
+pub async fn end_silence(state: &AppState, id: &str, by: &str) -> Result<bool, String> {
+    let found = {
+        let mut s = state.notifier.silences.lock();
+        let before = s.len();
+        s.retain(|x| x.id != id);
+        before != s.len()
+    };
+    if found {
+        tracing::info!(id, by, "silence ended");
+        persist_silences(state).await?;
+    }
+    Ok(found)
+}
+
+async fn persist_silences(state: &AppState) -> Result<(), String> {
+    let Some(db) = state.incident_db.get() else {
+        return Ok(());
+    };
+    let doc = serde_json::to_string(&state.notifier.silences()).map_err(|e| e.to_string())?;
+    db.put_state(SILENCES_KEY, state.clock.now_ms(), &doc)
+        .await
+        .map_err(|e| format!("the silence is in force but not stored: {e}"))
 }
 
 /// One log entry in a line for people: what, to whom, what became of it, why.
@@ -96,7 +152,9 @@ pub fn describe(e: &Entry) -> String {
     } else if e.delivered_at_ms.is_some() {
         "sent, delivered".to_owned()
     } else if let Some(err) = &e.error {
-        if e.attempts >= MAX_ATTEMPTS {
+        if e.attempts == 0 {
+            format!("queued, {err}")
+        } else if e.attempts >= MAX_ATTEMPTS {
             format!("given up after {} attempts: {err}", e.attempts)
         } else {
             format!("attempt {} failed: {err}", e.attempts)
@@ -126,6 +184,18 @@ fn facts_of(incident: &Incident) -> IncidentFacts {
         severity: incident.severity,
         labels,
     }
+}
+
+/// How often the incident's actions have changed: added to its revision,
+/// so a proposed, approved or finished action is news to receivers too
+/// (each record's history is capped, so this never decreases).
+fn action_changes(state: &AppState, incident_id: &str) -> i64 {
+    state
+        .remediation
+        .records(Some(incident_id), 200)
+        .iter()
+        .map(|r| r.history.len() as i64)
+        .sum()
 }
 
 /// Decides for the incidents named (all unresolved ones, and those still
@@ -168,7 +238,7 @@ fn decide_all(
         let view = aiops_notify::Incident {
             id: &incident.id,
             state: incident.state,
-            revision: incident.revision,
+            revision: incident.revision + action_changes(state, &incident.id),
             opened_at_ms: incident.opened_at_ms,
             facts: facts_of(incident),
         };
@@ -246,6 +316,21 @@ pub async fn restore(state: &AppState) {
         }
     }
     tracing::info!(restored, "notification logs restored");
+    match db.get_state(SILENCES_KEY).await {
+        Ok(Some(doc)) => match serde_json::from_str::<Vec<Silence>>(&doc) {
+            Ok(list) => {
+                let now = state.clock.now_ms();
+                let live: Vec<Silence> = list.into_iter().filter(|s| s.until_ms > now).collect();
+                tracing::info!(silences = live.len(), "silences restored");
+                *state.notifier.silences.lock() = live;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the stored silences are not readable; none restored")
+            }
+        },
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "silences not read"),
+    }
 }
 
 fn receiver_kind(r: &Receiver) -> &'static str {
@@ -260,13 +345,43 @@ fn receiver_kind(r: &Receiver) -> &'static str {
     }
 }
 
+/// The incident as a message shows it; `since_ms`: the receiver's
+/// previous message, so a thread reply says what happened since.
 fn message_facts(
     state: &AppState,
     config: &NotificationsConfig,
     incident: &Incident,
+    since_ms: Option<i64>,
 ) -> aiops_notify::message::Facts {
     let clean = |s: &str| state.redactor.redact(s).into_owned();
     let (_, summary) = crate::summaries::of(state, incident);
+    let pending_actions = state
+        .remediation
+        .records(Some(&incident.id), 200)
+        .iter()
+        .filter(|r| r.state == aiops_playbooks::ActionState::PendingApproval)
+        .map(|r| aiops_notify::message::PendingAction {
+            id: r.id.clone(),
+            what: clean(&format!(
+                "{}{} (playbook {}): {}",
+                r.action,
+                r.service
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(" {s}")),
+                r.playbook,
+                r.plan
+            )),
+        })
+        .collect();
+    let recent = match since_ms {
+        Some(since) => incident
+            .timeline
+            .iter()
+            .filter(|t| t.ts_ms > since)
+            .map(|t| clean(&format!("{}: {}", t.event, t.detail)))
+            .collect(),
+        None => Vec::new(),
+    };
     aiops_notify::message::Facts {
         id: incident.id.clone(),
         title: clean(&incident.title),
@@ -281,11 +396,53 @@ fn message_facts(
         }),
         summary: clean(&summary.text),
         url: format!("{}/incidents/{}", config.console_url, incident.id),
+        pending_actions,
+        recent,
     }
 }
 
-/// One attempt at one message.
+/// The senders that keep a client between messages.
+pub struct Senders {
+    http: reqwest::Client,
+    slack: Option<crate::slack::send::Sender>,
+}
+
+/// One attempt at one message: where it went (a Slack parent), or why not.
 async fn send_one(
+    senders: &Senders,
+    config: &NotificationsConfig,
+    receiver: &Receiver,
+    entry: &Entry,
+    facts: &aiops_notify::message::Facts,
+    thread: Option<&str>,
+    now_ms: i64,
+) -> Result<Option<String>, Failure> {
+    if let Some(target) = &receiver.slack {
+        let Some(slack) = &senders.slack else {
+            return Err(Failure::Failed("no slack app configured".into()));
+        };
+        return slack
+            .send(target, entry, facts, thread)
+            .await
+            .map_err(|f| match f {
+                crate::slack::send::Failure::RateLimited(wait) => Failure::RateLimited(wait),
+                crate::slack::send::Failure::Failed(why) => Failure::Failed(why),
+            });
+    }
+    send_plain(&senders.http, config, receiver, entry, facts, now_ms)
+        .await
+        .map(|()| None)
+        .map_err(Failure::Failed)
+}
+
+/// Why one attempt did not deliver.
+enum Failure {
+    /// The receiver asked for a pause (Slack's 429); not counted as an attempt.
+    RateLimited(Duration),
+    Failed(String),
+}
+
+async fn send_plain(
     http: &reqwest::Client,
     config: &NotificationsConfig,
     receiver: &Receiver,
@@ -336,10 +493,7 @@ async fn send_one(
     if let Some(target) = &receiver.email {
         return send_email(config, target, entry, facts).await;
     }
-    Err(format!(
-        "no {} sender in this version of the engine",
-        receiver_kind(receiver)
-    ))
+    Err(format!("no {} sender here", receiver_kind(receiver)))
 }
 
 async fn send_email(
@@ -398,27 +552,51 @@ async fn send_email(
 
 /// Sends what is pending and due; records each outcome in its log.
 /// Returns the ids whose logs changed.
-async fn deliver(
-    state: &AppState,
-    config: &NotificationsConfig,
-    http: &reqwest::Client,
-) -> Vec<String> {
+async fn deliver(state: &AppState, config: &NotificationsConfig, senders: &Senders) -> Vec<String> {
     let now = state.clock.now_ms();
-    let due: Vec<(String, Entry)> = {
+    let slack_paused = *state.notifier.slack_paused_until.lock() > now;
+    // (incident, the message, the receiver's thread, its previous message's time)
+    let due: Vec<(String, Entry, Option<String>, Option<i64>)> = {
         let logs = state.notifier.logs.lock();
         let retry_at = state.notifier.retry_at.lock();
-        logs.iter()
-            .flat_map(|(id, log)| {
-                log.iter()
-                    .filter(|e| e.pending())
-                    .map(move |e| (id.clone(), e.clone()))
-            })
-            .filter(|(_, e)| retry_at.get(&e.key).is_none_or(|t| *t <= now))
-            .take(SENDS_PER_ROUND)
-            .collect()
+        let mut due = Vec::new();
+        for (id, log) in logs.iter() {
+            // in order per receiver: only its first undelivered message
+            let mut waiting: HashSet<&str> = HashSet::new();
+            for (i, e) in log.iter().enumerate() {
+                if !e.pending() || !waiting.insert(e.receiver.as_str()) {
+                    continue;
+                }
+                if retry_at.get(&e.key).is_some_and(|t| *t > now) {
+                    continue;
+                }
+                let slack = config
+                    .routing
+                    .receivers
+                    .iter()
+                    .any(|r| r.name == e.receiver && r.slack.is_some());
+                if slack && slack_paused {
+                    continue;
+                }
+                let previous = log[..i]
+                    .iter()
+                    .rev()
+                    .find(|p| p.receiver == e.receiver && p.delivered_at_ms.is_some())
+                    .map(|p| p.at_ms);
+                let thread = aiops_notify::thread_of(log, &e.receiver).map(str::to_owned);
+                due.push((id.clone(), e.clone(), thread, previous));
+                if due.len() >= SENDS_PER_ROUND {
+                    break;
+                }
+            }
+            if due.len() >= SENDS_PER_ROUND {
+                break;
+            }
+        }
+        due
     };
     let mut changed = Vec::new();
-    for (incident_id, entry) in due {
+    for (incident_id, entry, thread, previous) in due {
         let incident = state
             .analysis
             .lock()
@@ -435,9 +613,24 @@ async fn deliver(
             continue;
         };
         let kind = receiver_kind(receiver);
-        let facts = message_facts(state, config, &incident);
-        let result = send_one(http, config, receiver, &entry, &facts, now).await;
-        let supported = matches!(kind, "webhook" | "pagerduty" | "email");
+        if receiver.slack.is_some() && *state.notifier.slack_paused_until.lock() > now {
+            continue;
+        }
+        let facts = message_facts(state, config, &incident, previous);
+        let result = send_one(
+            senders,
+            config,
+            receiver,
+            &entry,
+            &facts,
+            thread.as_deref(),
+            now,
+        )
+        .await;
+        if let Err(Failure::RateLimited(wait)) = &result {
+            let until = now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+            *state.notifier.slack_paused_until.lock() = until;
+        }
         let outcome = {
             let mut logs = state.notifier.logs.lock();
             let Some(stored) = logs
@@ -447,19 +640,25 @@ async fn deliver(
                 continue;
             };
             match &result {
-                Ok(()) => {
+                Ok(where_to) => {
                     stored.delivered_at_ms = Some(state.clock.now_ms());
                     stored.attempts += 1;
                     stored.error = None;
+                    if where_to.is_some() {
+                        stored.thread = where_to.clone();
+                    }
                     "delivered"
                 }
-                Err(e) => {
-                    // a kind with no sender is given up at once
-                    stored.attempts = if supported {
-                        stored.attempts + 1
-                    } else {
-                        MAX_ATTEMPTS
-                    };
+                Err(Failure::RateLimited(wait)) => {
+                    // not the message's fault: no attempt counted
+                    stored.error = Some(format!(
+                        "rate limited: waiting {} s as the receiver asked",
+                        wait.as_secs()
+                    ));
+                    "rate_limited"
+                }
+                Err(Failure::Failed(e)) => {
+                    stored.attempts += 1;
                     stored.error = Some(e.clone());
                     if stored.attempts >= MAX_ATTEMPTS {
                         "given_up"
@@ -483,11 +682,15 @@ async fn deliver(
                 .retry_at
                 .lock()
                 .insert(entry.key.clone(), now + wait);
-        }
-        if outcome != "failed" {
+        } else {
             state.notifier.retry_at.lock().remove(&entry.key);
         }
-        tracing::info!(incident = %incident_id, receiver = %entry.receiver, key = %entry.key, outcome, error = ?result.err(), "notification");
+        let error = match &result {
+            Ok(_) => None,
+            Err(Failure::RateLimited(w)) => Some(format!("rate limited for {} s", w.as_secs())),
+            Err(Failure::Failed(e)) => Some(e.clone()),
+        };
+        tracing::info!(incident = %incident_id, receiver = %entry.receiver, key = %entry.key, outcome, error = ?error, "notification");
         state
             .notifier
             .sends
@@ -505,20 +708,21 @@ async fn deliver(
 
 /// One round: decide for `ids` (or every incident that may be due), persist
 /// the decisions, then send and persist the outcomes.
-pub async fn round(state: &AppState, http: &reqwest::Client, ids: Option<&HashSet<String>>) {
+pub async fn round(state: &AppState, senders: &Senders, ids: Option<&HashSet<String>>) {
     let Some(config) = state.config.notifications.as_ref() else {
         return;
     };
     let decided = decide_all(state, config, ids);
     persist(state, &decided).await;
-    let sent = deliver(state, config, http).await;
+    let sent = deliver(state, config, senders).await;
     persist(state, &sent).await;
 }
 
 /// Decides on incident changes at once, and every few seconds for repeats,
 /// escalations and retries.
 pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
-    state.config.notifications.as_ref()?;
+    let config = state.config.notifications.as_ref()?;
+    let slack = config.slack.as_ref().map(crate::slack::send::Sender::new);
     let state = state.clone();
     let mut changes = state.events.subscribe();
     Some(tokio::spawn(async move {
@@ -529,6 +733,7 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
                 return;
             }
         };
+        let senders = Senders { http, slack };
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -548,7 +753,7 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
                 },
                 _ = stop.changed() => return,
             };
-            round(&state, &http, ids.as_ref()).await;
+            round(&state, &senders, ids.as_ref()).await;
         }
     }))
 }

@@ -101,6 +101,7 @@ fn page(can_respond: bool) -> String {
                 "open to payments-pager: sent, delivered (route > routes[0] (service payments))"
                     .into(),
             )],
+            can_silence: can_respond,
             similar: vec![SimilarView {
                 id: "inc-0".into(),
                 title: "payments <script>alert('past')</script>".into(),
@@ -152,6 +153,10 @@ fn forms_carry_the_csrf_token_and_viewers_get_none() {
     let html = page(true);
     let forms = html.matches("<form method=\"post\"").count();
     assert!(forms >= 3, "lifecycle forms");
+    assert!(
+        html.contains("action=\"/incidents/inc-1/silence\""),
+        "a silence button while notifications are on"
+    );
     assert_eq!(
         html.matches("name=\"csrf\" value=\"csrf-123\"").count(),
         forms + 1,

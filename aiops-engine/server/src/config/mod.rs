@@ -16,7 +16,7 @@ mod remediation;
 pub use access::{ApiAccess, ApiToken, Role};
 pub use console::ConsoleConfig;
 pub use llm::LlmConfig;
-pub use notifications::{NotificationsConfig, Secret, SmtpConfig, SmtpTls};
+pub use notifications::{NotificationsConfig, Secret, SlackConfig, SmtpConfig, SmtpTls};
 pub use remediation::{ExecutorConfig, RemediationConfig};
 
 pub const EXIT_CONFIG: i32 = 64;
@@ -594,7 +594,7 @@ impl Config {
             }
         };
         let docker = docker_config(raw.docker, env)?;
-        Ok(Config {
+        let config = Config {
             listen,
             ingest_tokens,
             retention,
@@ -626,7 +626,14 @@ impl Config {
                 &listen.to_string(),
             )?,
             docker,
-        })
+        };
+        slack_people_exist(&config)?;
+        Ok(config)
+    }
+
+    /// The people Slack users act as, with their roles.
+    fn slack_people(&self) -> Option<&std::collections::BTreeMap<String, String>> {
+        Some(&self.notifications.as_ref()?.slack.as_ref()?.users)
     }
 
     pub fn load(path: &std::path::Path, env: &dyn EnvSource) -> Result<Config, ConfigError> {
@@ -635,6 +642,27 @@ impl Config {
         })?;
         Self::parse_in(&text, env, path.parent())
     }
+}
+
+/// Every Slack user maps to a console user or an API token's name, whose
+/// role they act with: a typo would otherwise leave someone unable to act.
+fn slack_people_exist(config: &Config) -> Result<(), ConfigError> {
+    let Some(users) = config.slack_people() else {
+        return Ok(());
+    };
+    for (slack_id, name) in users {
+        let known = config.console.users.iter().any(|u| &u.name == name)
+            || config.api.tokens.iter().any(|t| &t.name == name);
+        if !known {
+            return Err(ConfigError::new(
+                "notifications.slack.users",
+                format!(
+                    "{slack_id} maps to {name:?}, who is neither a console user nor an API token's name"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -30,6 +30,34 @@ pub struct NotificationsConfig {
     pub secrets: BTreeMap<String, Secret>,
     /// The mail server, for e-mail receivers.
     pub smtp: Option<SmtpConfig>,
+    /// The Slack app, for Slack receivers and the bot's endpoints.
+    pub slack: Option<SlackConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackConfig {
+    /// The Web API's base, `https://slack.com/api`.
+    pub api_url: String,
+    /// The bot's token (`xoxb-...`).
+    pub bot_token: Secret,
+    /// The app's signing secret: requests to the bot are checked with it.
+    pub signing_secret: Secret,
+    /// Replies to a button go to Slack's `response_url` only when it starts
+    /// with this (no request to an address a payload names otherwise).
+    pub response_url_prefix: String,
+    /// Slack user id to the console user acting for them (and so their role).
+    pub users: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSlack {
+    api_url: Option<String>,
+    bot_token_env: Option<String>,
+    signing_secret_env: Option<String>,
+    response_url_prefix: Option<String>,
+    #[serde(default)]
+    users: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -71,6 +99,7 @@ pub(super) struct RawNotifications {
     console_url: Option<String>,
     pagerduty_url: Option<String>,
     smtp: Option<RawSmtp>,
+    slack: Option<RawSlack>,
 }
 
 fn http_url(field: &str, url: &str) -> Result<(), ConfigError> {
@@ -158,12 +187,91 @@ pub(super) fn notifications(
             ),
         ));
     }
+    let slack = slack(raw.slack, env)?;
+    if slack.is_none()
+        && let Some(r) = routing.receivers.iter().find(|r| r.slack.is_some())
+    {
+        return Err(ConfigError::new(
+            "notifications.slack",
+            format!(
+                "receiver {} posts to Slack: the Slack app is required",
+                r.name
+            ),
+        ));
+    }
     Ok(Some(NotificationsConfig {
         smtp,
+        slack,
         routing,
         console_url: console_url.trim_end_matches('/').to_owned(),
         pagerduty_url,
         secrets,
+    }))
+}
+
+fn slack(raw: Option<RawSlack>, env: &dyn EnvSource) -> Result<Option<SlackConfig>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let secret = |field: &str, name: Option<String>, default: &str| {
+        let name = name.unwrap_or_else(|| default.to_owned());
+        env.var(&name)
+            .filter(|v| !v.is_empty())
+            .map(Secret)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    format!("notifications.slack.{field}"),
+                    format!("the environment variable {name} is not set"),
+                )
+            })
+    };
+    let bot_token = secret("bot_token_env", raw.bot_token_env, "AIOPS_SLACK_BOT_TOKEN")?;
+    let signing_secret = secret(
+        "signing_secret_env",
+        raw.signing_secret_env,
+        "AIOPS_SLACK_SIGNING_SECRET",
+    )?;
+    let api_url = raw
+        .api_url
+        .unwrap_or_else(|| "https://slack.com/api".into());
+    http_url("notifications.slack.api_url", &api_url)?;
+    let response_url_prefix = raw
+        .response_url_prefix
+        .unwrap_or_else(|| "https://hooks.slack.com/".into());
+    http_url(
+        "notifications.slack.response_url_prefix",
+        &response_url_prefix,
+    )?;
+    if !response_url_prefix.ends_with('/') {
+        return Err(ConfigError::new(
+            "notifications.slack.response_url_prefix",
+            "must end with / (a host alone would also match hooks.slack.com.evil.example)",
+        ));
+    }
+    for (id, name) in &raw.users {
+        let id_ok = (2..=32).contains(&id.len())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !id_ok {
+            return Err(ConfigError::new(
+                "notifications.slack.users",
+                format!("{id:?} is not a Slack user id (U024BE7LH)"),
+            ));
+        }
+        if name.trim().is_empty() {
+            return Err(ConfigError::new(
+                "notifications.slack.users",
+                format!("{id}: the console user's name is empty"),
+            ));
+        }
+    }
+    Ok(Some(SlackConfig {
+        api_url: api_url.trim_end_matches('/').to_owned(),
+        bot_token,
+        signing_secret,
+        response_url_prefix,
+        users: raw.users,
     }))
 }
 
@@ -240,14 +348,20 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let yaml = format!("notifications:\n  routing: ../../rules/notify.yaml\n{extra}");
+        let yaml = format!(
+            "auth:\n  api_tokens:\n    - {{name: alice, role: responder, token: alice-token-0123456}}\n\
+             notifications:\n  routing: ../../rules/notify.yaml\n{extra}"
+        );
         Config::parse(&yaml, &env)
     }
 
-    const SECRETS: [(&str, &str); 2] = [
+    const SECRETS: [(&str, &str); 4] = [
         ("AIOPS_PAGERDUTY_KEY", "pd-key"),
         ("AIOPS_WEBHOOK_SECRET", "hook-secret"),
+        ("AIOPS_SLACK_BOT_TOKEN", "xoxb-1"),
+        ("AIOPS_SLACK_SIGNING_SECRET", "signing"),
     ];
+    const SLACK: &str = "  slack: {users: {U024BE7LH: alice}}\n";
 
     #[test]
     fn the_sample_routing_needs_its_secrets_and_a_mail_server() {
@@ -260,11 +374,47 @@ mod tests {
         assert_eq!(e.field, "notifications.smtp.password_env");
         let mut env = SECRETS.to_vec();
         env.push(("SMTP_PASSWORD", "pw"));
+        let e = parse(smtp, &env).expect_err("no slack app");
+        assert_eq!(e.field, "notifications.slack");
+        let smtp = &format!("{smtp}{SLACK}");
         let config = parse(smtp, &env).expect("valid");
         let n = config.notifications.expect("notifications");
         let smtp = n.smtp.clone().expect("smtp");
         assert_eq!((smtp.port, smtp.tls), (587, super::SmtpTls::Starttls));
         assert!(!format!("{n:?}").contains("pd-key"), "secrets never print");
+        let slack = n.slack.expect("slack");
+        assert_eq!(slack.api_url, "https://slack.com/api");
+        assert_eq!(
+            slack.users.get("U024BE7LH").map(String::as_str),
+            Some("alice")
+        );
+        assert!(
+            !format!("{slack:?}").contains("xoxb"),
+            "secrets never print"
+        );
+    }
+
+    #[test]
+    fn the_slack_app_is_checked() {
+        let smtp = "  smtp: {host: 127.0.0.1, tls: none, from: aiops@shop.example}\n";
+        let with = |slack: &str, env: &[(&str, &str)]| {
+            parse(&format!("{smtp}  slack: {slack}\n"), env).map(|_| ())
+        };
+        let e = with("{}", &SECRETS[..3]).expect_err("no signing secret");
+        assert_eq!(e.field, "notifications.slack.signing_secret_env");
+        let e = with("{users: {alice: alice}}", &SECRETS).expect_err("not an id");
+        assert!(e.reason.contains("not a Slack user id"), "{e:?}");
+        let e = with(
+            "{response_url_prefix: \"https://hooks.slack.com\"}",
+            &SECRETS,
+        )
+        .expect_err("no slash");
+        assert_eq!(e.field, "notifications.slack.response_url_prefix");
+        let e = with("{api_url: \"file:///etc\"}", &SECRETS).expect_err("not http");
+        assert_eq!(e.field, "notifications.slack.api_url");
+        assert!(with("{api_url: \"http://127.0.0.1:1/api/\"}", &SECRETS).is_ok());
+        let e = with("{users: {U1: bob}}", &SECRETS).expect_err("no such person");
+        assert!(e.reason.contains("neither a console user"), "{e:?}");
     }
 
     #[test]
@@ -277,7 +427,9 @@ mod tests {
         assert_eq!(e.field, "notifications.smtp.tls");
         assert!(
             parse(
-                "  smtp: {host: 127.0.0.1, port: 2525, tls: none, from: aiops@shop.example}\n",
+                &format!(
+                    "  smtp: {{host: 127.0.0.1, port: 2525, tls: none, from: aiops@shop.example}}\n{SLACK}"
+                ),
                 &SECRETS
             )
             .is_ok()

@@ -313,6 +313,9 @@ fn flash(query: &Option<String>) -> Option<String> {
         "acknowledge" => "Acknowledged.".to_owned(),
         "mitigate" => "Marked mitigated.".to_owned(),
         "resolve" => "Resolved.".to_owned(),
+        "silence" => {
+            "Silenced: no notifications about it for an hour (resolutions still go out).".to_owned()
+        }
         "approve" => "Approved: the engine carries it out now.".to_owned(),
         "deny" => "Denied: it will not run.".to_owned(),
         _ => "Done.".to_owned(),
@@ -489,6 +492,10 @@ async fn incident(
                 .iter()
                 .map(views::SimilarView::of)
                 .collect(),
+            can_silence: state.config.notifications.is_some()
+                && !state.notifier.silences().iter().any(|s| {
+                    s.until_ms > now && s.incident_id.as_deref() == Some(incident.id.as_str())
+                }),
         },
         caller.role() >= Role::Responder,
         now,
@@ -571,14 +578,15 @@ async fn lifecycle(
 ) -> Response {
     let back = format!("/incidents/{id}");
     let to = match verb.as_str() {
-        "acknowledge" => Transition::Acknowledge,
-        "mitigate" => Transition::Mitigate,
-        "resolve" => Transition::Resolve,
+        "acknowledge" => Some(Transition::Acknowledge),
+        "mitigate" => Some(Transition::Mitigate),
+        "resolve" => Some(Transition::Resolve),
+        "silence" => None,
         _ => {
             return message(
                 StatusCode::NOT_FOUND,
                 "No such action",
-                "Incidents can be acknowledged, mitigated or resolved.",
+                "Incidents can be acknowledged, mitigated, resolved or silenced.",
                 &back,
             );
         }
@@ -587,9 +595,46 @@ async fn lifecycle(
         Ok(c) => c,
         Err(r) => return *r,
     };
+    let Some(to) = to else {
+        return silence(&state, &id, caller.name(), &back).await;
+    };
     match change_state(&state, &id, &format!("{} (console)", caller.name()), to).await {
         Ok(_) => Redirect::to(&format!("{back}?done={verb}")).into_response(),
         Err(e) => api_error(e, &back),
+    }
+}
+
+/// Silences one incident's notifications for an hour.
+async fn silence(state: &AppState, id: &str, by: &str, back: &str) -> Response {
+    if state.config.notifications.is_none() {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Not done",
+            "Notifications are not configured: there is nothing to silence.",
+            back,
+        );
+    }
+    let known = state.analysis.lock().correlator().get(id).is_some();
+    if !known {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Not done",
+            &format!("No open incident {id}."),
+            back,
+        );
+    }
+    let until_ms = state.clock.now_ms() + 3_600_000;
+    let silence = aiops_notify::Silence {
+        id: format!("console-{id}-{until_ms}"),
+        services: Vec::new(),
+        incident_id: Some(id.to_owned()),
+        until_ms,
+        by: format!("{by} (console)"),
+        reason: "silenced for 1 h from the console".into(),
+    };
+    match crate::notifications::add_silence(state, silence).await {
+        Ok(()) => Redirect::to(&format!("{back}?done=silence")).into_response(),
+        Err(e) => message(StatusCode::SERVICE_UNAVAILABLE, "Not done", &e, back),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod health;
 pub mod incidents;
 pub mod loki;
 pub mod query;
+pub mod silences;
 pub mod templates;
 pub mod write;
 
