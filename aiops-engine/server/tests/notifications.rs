@@ -1304,3 +1304,121 @@ async fn a_storm_of_a_thousand_alerts_sends_one_parent_per_incident_and_loses_no
     );
     engine.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silences_are_checked_listed_ended_and_kept_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (receiver, _rec) = start_recorder().await;
+    let engine = start_engine(dir.path(), &receiver).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/silences", engine.base);
+    let post = |token: &'static str, body: String| {
+        client
+            .post(&url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // what is wrong is said, and nothing is kept
+    for (body, says) in [
+        ("{not json".to_owned(), "not a silence"),
+        (r#"{"duration": "1h"}"#.to_owned(), "missing field `reason`"),
+        (
+            r#"{"duration": "10s", "reason": "x"}"#.to_owned(),
+            "between 1m and 7d",
+        ),
+        (
+            r#"{"duration": "30d", "reason": "x"}"#.to_owned(),
+            "between 1m and 7d",
+        ),
+        (
+            r#"{"duration": "soon", "reason": "x"}"#.to_owned(),
+            "duration",
+        ),
+        (r#"{"duration": "1h", "reason": ""}"#.to_owned(), "reason"),
+        (
+            format!(r#"{{"duration": "1h", "reason": "{}"}}"#, "x".repeat(501)),
+            "reason",
+        ),
+        (
+            r#"{"duration": "1h", "reason": "x", "services": ["<script>"]}"#.to_owned(),
+            "services",
+        ),
+        (
+            r#"{"duration": "1h", "reason": "x", "incident_id": "../etc"}"#.to_owned(),
+            "incident_id",
+        ),
+        (
+            r#"{"duration": "1h", "reason": "x", "until": "forever"}"#.to_owned(),
+            "unknown field",
+        ),
+    ] {
+        let response = post("alice-token-0123456", body.clone())
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), 400, "{body}");
+        let text = response.text().await.unwrap_or_default();
+        assert!(text.contains(says), "{body}: {text}");
+    }
+    // a viewer may look but not silence
+    let refused = post(
+        "vera-token-01234567",
+        r#"{"duration": "1h", "reason": "deploy"}"#.into(),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(refused.status(), 403);
+    let made: Value = post(
+        "alice-token-0123456",
+        r#"{"duration": "2h", "reason": "payments deploy", "services": ["payments"]}"#.into(),
+    )
+    .await
+    .expect("answer")
+    .json()
+    .await
+    .expect("json");
+    let id = made["data"]["id"].as_str().expect("an id").to_owned();
+    assert_eq!(made["data"]["by"], "alice");
+    assert_eq!(made["data"]["active"], true);
+    engine.stop().await;
+
+    // kept across a restart, then ended
+    let engine = start_engine(dir.path(), &receiver).await;
+    let url = format!("{}/api/v1/silences", engine.base);
+    let listed: Value = client
+        .get(&url)
+        .bearer_auth("vera-token-01234567")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["data"][0]["id"], id.as_str(), "{listed}");
+    assert_eq!(listed["data"][0]["services"][0], "payments");
+    let ended = client
+        .delete(format!("{url}/{id}"))
+        .bearer_auth("alice-token-0123456")
+        .send()
+        .await
+        .expect("end");
+    assert_eq!(ended.status(), 200);
+    let again = client
+        .delete(format!("{url}/{id}"))
+        .bearer_auth("alice-token-0123456")
+        .send()
+        .await
+        .expect("end");
+    assert_eq!(again.status(), 404);
+    let listed: Value = client
+        .get(&url)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(0), "{listed}");
+    engine.stop().await;
+}
