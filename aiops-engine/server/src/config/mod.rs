@@ -671,6 +671,35 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
+    fn the_kubernetes_executor_needs_an_allowed_namespace() {
+        let none = env(&[]);
+        let parse = |yaml: &str| Config::parse(yaml, &none).map(|c| c.remediation.executor);
+        let e = parse("remediation: {executor: kubernetes}").expect_err("no namespace");
+        assert_eq!(e.field, "remediation.kubernetes.namespace");
+        assert_eq!(
+            parse("remediation: {executor: kubernetes, kubernetes: {namespace: shop}}")
+                .expect("valid"),
+            Some(remediation::ExecutorConfig::Kubernetes {
+                namespace: "shop".into(),
+                allowed_namespaces: vec!["shop".into()],
+            })
+        );
+        let e = parse(
+            "remediation: {executor: kubernetes, kubernetes: {namespace: shop, allowed_namespaces: [shop-dev]}}",
+        )
+        .expect_err("not allowed");
+        assert_eq!(e.field, "remediation.kubernetes.allowed_namespaces");
+        let e = parse("remediation: {executor: kubernetes, kubernetes: {namespace: Kube_System}}")
+            .expect_err("not a name");
+        assert!(e.reason.contains("not a namespace name"), "{e:?}");
+        let e = parse("remediation: {executor: k8s}").expect_err("unknown");
+        assert!(
+            e.reason.contains("process, docker, kubernetes or none"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn docker_is_off_unless_configured_and_checked_when_it_is() {
         let none = env(&[]);
         assert_eq!(Config::parse("", &none).expect("defaults").docker, None);

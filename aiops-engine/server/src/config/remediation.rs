@@ -18,6 +18,12 @@ pub enum ExecutorConfig {
     Process { url: String, token: String },
     /// The Docker Engine of the `docker:` section.
     Docker,
+    /// The Kubernetes API: a service is the Deployment of its name in
+    /// `namespace`, which must be one of `allowed_namespaces`.
+    Kubernetes {
+        namespace: String,
+        allowed_namespaces: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +58,8 @@ pub(super) struct RawRemediation {
     executor: Option<String>,
     #[serde(default)]
     supervisor: RawSupervisor,
+    #[serde(default)]
+    kubernetes: RawKubernetes,
     approval_ttl: Option<String>,
     stale_after: Option<String>,
     verify_settle: Option<String>,
@@ -66,6 +74,23 @@ pub(super) struct RawRemediation {
 struct RawSupervisor {
     url: Option<String>,
     token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKubernetes {
+    namespace: Option<String>,
+    #[serde(default)]
+    allowed_namespaces: Vec<String>,
+}
+
+/// A namespace name as Kubernetes allows it (RFC 1123 label).
+fn namespace_name(n: &str) -> bool {
+    (1..=63).contains(&n.len())
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !n.starts_with('-')
+        && !n.ends_with('-')
 }
 
 fn ms(d: Duration) -> i64 {
@@ -146,10 +171,52 @@ pub(super) fn remediation(
             }
             Some(ExecutorConfig::Docker)
         }
+        Some("kubernetes") => {
+            if !cfg!(feature = "kubernetes") {
+                return Err(ConfigError::new(
+                    "remediation.executor",
+                    "this engine was built without its kubernetes feature (cargo build --features aiops-server/kubernetes)",
+                ));
+            }
+            let namespace = env
+                .var("AIOPS_KUBERNETES_NAMESPACE")
+                .or(raw.kubernetes.namespace)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "remediation.kubernetes.namespace",
+                        "the namespace the shop's Deployments are in is required",
+                    )
+                })?;
+            let allowed = if raw.kubernetes.allowed_namespaces.is_empty() {
+                vec![namespace.clone()]
+            } else {
+                raw.kubernetes.allowed_namespaces
+            };
+            if let Some(bad) = allowed
+                .iter()
+                .chain([&namespace])
+                .find(|n| !namespace_name(n))
+            {
+                return Err(ConfigError::new(
+                    "remediation.kubernetes",
+                    format!("{bad:?} is not a namespace name"),
+                ));
+            }
+            if !allowed.contains(&namespace) {
+                return Err(ConfigError::new(
+                    "remediation.kubernetes.allowed_namespaces",
+                    format!("{namespace:?} is not among them"),
+                ));
+            }
+            Some(ExecutorConfig::Kubernetes {
+                namespace,
+                allowed_namespaces: allowed,
+            })
+        }
         Some(other) => {
             return Err(ConfigError::new(
                 "remediation.executor",
-                format!("{other:?} is not process, docker or none"),
+                format!("{other:?} is not process, docker, kubernetes or none"),
             ));
         }
     };

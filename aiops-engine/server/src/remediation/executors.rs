@@ -1,6 +1,7 @@
-//! Where actions are carried out: the process supervisor's control API or
-//! the Docker Engine. Each says what it cannot do, with a reason the
-//! ledger records, and never pretends to have done it.
+//! Where actions are carried out: the process supervisor's control API,
+//! the Docker Engine, or the Kubernetes API (with the `kubernetes`
+//! feature). Each says what it cannot do, with a reason the ledger
+//! records, and never pretends to have done it.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -21,7 +22,22 @@ pub enum Executor {
     /// The watcher's connection, once it has one: its looks at the
     /// containers are what a roll-back goes back to.
     Docker(Arc<OnceLock<aiops_docker::DockerTarget>>),
+    /// Connected at the first action (in-cluster or a kubeconfig).
+    #[cfg(feature = "kubernetes")]
+    Kubernetes {
+        target: tokio::sync::OnceCell<aiops_kube::KubeTarget>,
+        namespace: String,
+        allowed: Vec<String>,
+    },
 }
+
+/// How long an action waits for the rollout it started: the ledger then
+/// says whether the new pods came up.
+#[cfg(feature = "kubernetes")]
+const ROLLOUT: aiops_kube::Rollout = aiops_kube::Rollout {
+    poll: Duration::from_secs(2),
+    timeout: Duration::from_secs(90),
+};
 
 impl Executor {
     pub fn new(
@@ -35,6 +51,19 @@ impl Executor {
                     .map_err(|e| e.to_string())
             }
             ExecutorConfig::Docker => Ok(Executor::Docker(docker)),
+            #[cfg(feature = "kubernetes")]
+            ExecutorConfig::Kubernetes {
+                namespace,
+                allowed_namespaces,
+            } => Ok(Executor::Kubernetes {
+                target: tokio::sync::OnceCell::new(),
+                namespace: namespace.clone(),
+                allowed: allowed_namespaces.clone(),
+            }),
+            #[cfg(not(feature = "kubernetes"))]
+            ExecutorConfig::Kubernetes { .. } => {
+                Err("this engine was built without its kubernetes feature".into())
+            }
         }
     }
 
@@ -53,6 +82,11 @@ impl Executor {
                     "scale".into(),
                     "a compose service runs the containers its file says; the engine does not add any (scaling needs Kubernetes)".into(),
                 )],
+            },
+            #[cfg(feature = "kubernetes")]
+            Executor::Kubernetes { .. } => Capability {
+                executor: Kind::Kubernetes,
+                refuses: Vec::new(),
             },
         }
     }
@@ -91,7 +125,51 @@ impl Executor {
                     other => Err(format!("the docker executor cannot {other}")),
                 }
             }
+            #[cfg(feature = "kubernetes")]
+            Executor::Kubernetes {
+                target,
+                namespace,
+                allowed,
+            } => {
+                let target = target
+                    .get_or_try_init(|| aiops_kube::KubeTarget::connect(namespace, allowed))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                kubernetes(target, record, service).await
+            }
         }
+    }
+}
+
+/// One action on the service's Deployment, then its rollout followed.
+#[cfg(feature = "kubernetes")]
+async fn kubernetes(
+    target: &aiops_kube::KubeTarget,
+    record: &ActionRecord,
+    service: &str,
+) -> Result<String, String> {
+    use aiops_kube::Change;
+    let change = match record.action.as_str() {
+        "restart" => Change::Restart {
+            at: chrono::Utc::now(),
+        },
+        "scale" | "undo-scale" => Change::Scale {
+            replicas: record
+                .replicas
+                .ok_or_else(|| format!("{} names no replica count", record.id))?,
+        },
+        // undoing a roll-back rolls forward: the newest older revision is
+        // then the one rolled back from
+        "rollback" | "undo-rollback" => Change::Rollback,
+        other => return Err(format!("the kubernetes executor cannot {other}")),
+    };
+    let done = target
+        .apply(service, &change)
+        .await
+        .map_err(|e| e.to_string())?;
+    match target.wait_rollout(service, ROLLOUT).await {
+        Ok(rollout) => Ok(format!("{done}; {rollout}")),
+        Err(e) => Err(format!("{done}, but {e}")),
     }
 }
 
