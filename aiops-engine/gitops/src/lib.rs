@@ -4,10 +4,10 @@
 //! image tag in a kustomization's `images:`, pushes it, and waits for Argo
 //! CD's application to report that revision Synced and Healthy.
 //!
-//! It drives the `git` program on a clone the engine owns (the engine's
-//! image carries git for this executor), refuses a working tree with
-//! uncommitted changes, aborts a revert that conflicts, and never forces a
-//! push.
+//! It drives the `git` program on a clone the engine owns (so git must be
+//! on the engine's PATH: the scratch and distroless images do not carry it
+//! yet), refuses a working tree with uncommitted changes, aborts a revert
+//! that conflicts, and never forces a push.
 
 mod argocd;
 mod repo;

@@ -17,7 +17,7 @@ pub use access::{ApiAccess, ApiToken, Role};
 pub use console::ConsoleConfig;
 pub use llm::LlmConfig;
 pub use notifications::{NotificationsConfig, Secret, SlackConfig, SmtpConfig, SmtpTls};
-pub use remediation::{ExecutorConfig, RemediationConfig};
+pub use remediation::{ArgoCdConfig, ExecutorConfig, GitOpsConfig, RemediationConfig};
 
 pub const EXIT_CONFIG: i32 = 64;
 
@@ -682,8 +682,50 @@ mod tests {
             Some(remediation::ExecutorConfig::Kubernetes {
                 namespace: "shop".into(),
                 allowed_namespaces: vec!["shop".into()],
+                gitops: None,
             })
         );
+        let with_gitops = |extra: &str, vars: &[(&str, &str)]| {
+            Config::parse(
+                &format!(
+                    "remediation: {{executor: kubernetes, kubernetes: {{namespace: shop, gitops: {{repository: /data/deploy, file: deploy/k8s/overlays/prod/shop/kustomization.yaml, image: aiops/shop{extra}}}}}}}"
+                ),
+                &env(vars),
+            )
+            .map(|c| c.remediation.executor)
+        };
+        let Some(remediation::ExecutorConfig::Kubernetes {
+            gitops: Some(g), ..
+        }) = with_gitops("", &[]).expect("valid")
+        else {
+            panic!("gitops configured");
+        };
+        assert_eq!((g.remote.as_str(), g.branch.as_str()), ("origin", "main"));
+        let e = with_gitops(
+            ", argocd: {url: \"https://argocd.example\", application: shop}",
+            &[],
+        )
+        .expect_err("no token");
+        assert_eq!(e.field, "remediation.kubernetes.gitops.argocd.token_env");
+        assert!(
+            with_gitops(
+                ", argocd: {url: \"https://argocd.example\", application: shop}",
+                &[("AIOPS_ARGOCD_TOKEN", "t")]
+            )
+            .is_ok()
+        );
+        let e = Config::parse(
+            "remediation: {executor: kubernetes, kubernetes: {namespace: shop, gitops: {repository: /d, file: ../../etc/passwd, image: x}}}",
+            &none,
+        )
+        .expect_err("outside the repository");
+        assert_eq!(e.field, "remediation.kubernetes.gitops.file");
+        let e = Config::parse(
+            "remediation: {executor: kubernetes, kubernetes: {namespace: shop, gitops: {repository: /d, file: k.yaml, image: x, branch: --force}}}",
+            &none,
+        )
+        .expect_err("an option, not a branch");
+        assert_eq!(e.field, "remediation.kubernetes.gitops");
         let e = parse(
             "remediation: {executor: kubernetes, kubernetes: {namespace: shop, allowed_namespaces: [shop-dev]}}",
         )

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{ConfigError, EnvSource};
 
 /// A secret from the environment; never printed.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {

@@ -23,7 +23,30 @@ pub enum ExecutorConfig {
     Kubernetes {
         namespace: String,
         allowed_namespaces: Vec<String>,
+        /// Roll-backs as git reverts Argo CD syncs, when set.
+        gitops: Option<GitOpsConfig>,
     },
+}
+
+/// Where a roll-back is committed when Argo CD owns the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitOpsConfig {
+    /// The engine's clone of the deployment repository.
+    pub repository: PathBuf,
+    pub remote: String,
+    pub branch: String,
+    /// The kustomization whose `images:` carries the tag, in the repository.
+    pub file: PathBuf,
+    /// The image whose tag a roll-back reverts (`aiops/shop`).
+    pub image: String,
+    pub argocd: Option<ArgoCdConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgoCdConfig {
+    pub url: String,
+    pub application: String,
+    pub token: super::Secret,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +105,87 @@ struct RawKubernetes {
     namespace: Option<String>,
     #[serde(default)]
     allowed_namespaces: Vec<String>,
+    gitops: Option<RawGitOps>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGitOps {
+    repository: String,
+    remote: Option<String>,
+    branch: Option<String>,
+    file: String,
+    image: String,
+    argocd: Option<RawArgoCd>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArgoCd {
+    url: String,
+    application: String,
+    token_env: Option<String>,
+}
+
+fn gitops(
+    raw: RawGitOps,
+    env: &dyn EnvSource,
+    relative: impl Fn(String) -> PathBuf,
+) -> Result<GitOpsConfig, ConfigError> {
+    let field = "remediation.kubernetes.gitops";
+    let file = PathBuf::from(&raw.file);
+    if file.is_absolute() || raw.file.split('/').any(|p| p == "..") || raw.file.is_empty() {
+        return Err(ConfigError::new(
+            format!("{field}.file"),
+            "a path inside the repository (no leading / and no ..)",
+        ));
+    }
+    let git_ref = |r: &str| {
+        !r.is_empty()
+            && r.len() <= 100
+            && !r.starts_with('-')
+            && r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    };
+    let remote = raw.remote.unwrap_or_else(|| "origin".into());
+    let branch = raw.branch.unwrap_or_else(|| "main".into());
+    if !git_ref(&remote) || !git_ref(&branch) || raw.image.is_empty() {
+        return Err(ConfigError::new(
+            field,
+            "remote, branch and image are names (letters, digits, - _ . /, not starting with -)",
+        ));
+    }
+    let argocd = match raw.argocd {
+        None => None,
+        Some(a) => {
+            if !(a.url.starts_with("http://") || a.url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    format!("{field}.argocd.url"),
+                    format!("{:?} is not an http(s) URL", a.url),
+                ));
+            }
+            let name = a.token_env.unwrap_or_else(|| "AIOPS_ARGOCD_TOKEN".into());
+            let token = env.var(&name).filter(|t| !t.is_empty()).ok_or_else(|| {
+                ConfigError::new(
+                    format!("{field}.argocd.token_env"),
+                    format!("the environment variable {name} is not set"),
+                )
+            })?;
+            Some(ArgoCdConfig {
+                url: a.url,
+                application: a.application,
+                token: super::Secret(token),
+            })
+        }
+    };
+    Ok(GitOpsConfig {
+        repository: relative(raw.repository),
+        remote,
+        branch,
+        file,
+        image: raw.image,
+        argocd,
+    })
 }
 
 /// A namespace name as Kubernetes allows it (RFC 1123 label).
@@ -208,9 +312,14 @@ pub(super) fn remediation(
                     format!("{namespace:?} is not among them"),
                 ));
             }
+            let gitops = match raw.kubernetes.gitops {
+                Some(g) => Some(gitops(g, env, relative)?),
+                None => None,
+            };
             Some(ExecutorConfig::Kubernetes {
                 namespace,
                 allowed_namespaces: allowed,
+                gitops,
             })
         }
         Some(other) => {

@@ -22,14 +22,27 @@ pub enum Executor {
     /// The watcher's connection, once it has one: its looks at the
     /// containers are what a roll-back goes back to.
     Docker(Arc<OnceLock<aiops_docker::DockerTarget>>),
-    /// Connected at the first action (in-cluster or a kubeconfig).
     #[cfg(feature = "kubernetes")]
-    Kubernetes {
-        target: tokio::sync::OnceCell<aiops_kube::KubeTarget>,
-        namespace: String,
-        allowed: Vec<String>,
-    },
+    Kubernetes(Box<Kubernetes>),
 }
+
+/// The Kubernetes API, connected at the first action (in-cluster or a
+/// kubeconfig).
+#[cfg(feature = "kubernetes")]
+pub struct Kubernetes {
+    target: tokio::sync::OnceCell<aiops_kube::KubeTarget>,
+    namespace: String,
+    allowed: Vec<String>,
+    /// Roll-backs as git reverts, where Argo CD owns the cluster.
+    gitops: Option<crate::config::GitOpsConfig>,
+}
+
+/// How long a git roll-back waits for Argo CD to sync it.
+#[cfg(feature = "kubernetes")]
+const ARGO_SYNC: aiops_gitops::SyncWait = aiops_gitops::SyncWait {
+    poll: Duration::from_secs(5),
+    timeout: Duration::from_secs(300),
+};
 
 /// How long an action waits for the rollout it started: the ledger then
 /// says whether the new pods came up.
@@ -55,11 +68,13 @@ impl Executor {
             ExecutorConfig::Kubernetes {
                 namespace,
                 allowed_namespaces,
-            } => Ok(Executor::Kubernetes {
+                gitops,
+            } => Ok(Executor::Kubernetes(Box::new(Kubernetes {
                 target: tokio::sync::OnceCell::new(),
                 namespace: namespace.clone(),
                 allowed: allowed_namespaces.clone(),
-            }),
+                gitops: gitops.clone(),
+            }))),
             #[cfg(not(feature = "kubernetes"))]
             ExecutorConfig::Kubernetes { .. } => {
                 Err("this engine was built without its kubernetes feature".into())
@@ -84,7 +99,7 @@ impl Executor {
                 )],
             },
             #[cfg(feature = "kubernetes")]
-            Executor::Kubernetes { .. } => Capability {
+            Executor::Kubernetes(_) => Capability {
                 executor: Kind::Kubernetes,
                 refuses: Vec::new(),
             },
@@ -126,18 +141,57 @@ impl Executor {
                 }
             }
             #[cfg(feature = "kubernetes")]
-            Executor::Kubernetes {
-                target,
-                namespace,
-                allowed,
-            } => {
-                let target = target
-                    .get_or_try_init(|| aiops_kube::KubeTarget::connect(namespace, allowed))
+            Executor::Kubernetes(k) => {
+                if let Some(gitops) = &k.gitops
+                    && matches!(action, "rollback" | "undo-rollback")
+                {
+                    return git_roll_back(gitops, service).await;
+                }
+                let target = k
+                    .target
+                    .get_or_try_init(|| aiops_kube::KubeTarget::connect(&k.namespace, &k.allowed))
                     .await
                     .map_err(|e| e.to_string())?;
                 kubernetes(target, record, service).await
             }
         }
+    }
+}
+
+/// A roll-back as a commit: the last tag change reverted and pushed, then
+/// Argo CD's sync of it awaited. Undoing a roll-back reverts the revert.
+#[cfg(feature = "kubernetes")]
+async fn git_roll_back(
+    config: &crate::config::GitOpsConfig,
+    service: &str,
+) -> Result<String, String> {
+    let repo = aiops_gitops::DeployRepo {
+        dir: config.repository.clone(),
+        remote: config.remote.clone(),
+        branch: config.branch.clone(),
+        author: ("aiops".into(), "aiops@localhost".into()),
+    };
+    let done = repo
+        .roll_back(&config.file, &config.image)
+        .await
+        .map_err(|e| e.to_string())?;
+    let what = format!(
+        "rolled {service} back in git: reverted {} ({}), {} {} -> {}, pushed {}",
+        done.commit.chars().take(12).collect::<String>(),
+        done.subject,
+        config.image,
+        done.from_tag,
+        done.to_tag,
+        done.revision.chars().take(12).collect::<String>()
+    );
+    let Some(argocd) = &config.argocd else {
+        return Ok(format!("{what}; no argo cd configured to wait for"));
+    };
+    let client = aiops_gitops::ArgoCd::new(&argocd.url, &argocd.token.0, &argocd.application)
+        .map_err(|e| format!("{what}, but {e}"))?;
+    match client.wait_synced(&done.revision, ARGO_SYNC).await {
+        Ok(synced) => Ok(format!("{what}; {synced}")),
+        Err(e) => Err(format!("{what}, but {e}")),
     }
 }
 
@@ -209,4 +263,98 @@ fn pid(p: Option<u32>) -> String {
 
 fn version(v: &str) -> &str {
     if v.is_empty() { "(as started)" } else { v }
+}
+
+#[cfg(all(test, feature = "kubernetes"))]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use aiops_playbooks::ActionState;
+
+    use super::*;
+    use crate::config::GitOpsConfig;
+
+    const FILE: &str = "overlays/prod/shop/kustomization.yaml";
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=ci", "-c", "user.email=ci@shop.example"])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// With gitops configured, a roll-back is a git revert: the Kubernetes
+    /// API (none here) is never called for it.
+    #[tokio::test]
+    async fn a_roll_back_goes_through_git_when_argo_cd_owns_the_cluster() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let remote = dir.path().join("deploy.git");
+        let seed = dir.path().join("seed");
+        let clone = dir.path().join("engine");
+        let path = |p: &Path| p.display().to_string();
+        git(
+            dir.path(),
+            &["init", "-q", "--bare", "-b", "main", &path(&remote)],
+        );
+        git(dir.path(), &["clone", "-q", &path(&remote), &path(&seed)]);
+        git(&seed, &["checkout", "-q", "-b", "main"]);
+        for tag in ["v1", "v2"] {
+            let file = seed.join(FILE);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("dirs");
+            std::fs::write(
+                &file,
+                format!("images:\n  - name: aiops/shop\n    newTag: {tag}\n"),
+            )
+            .expect("write");
+            git(&seed, &["add", "-A"]);
+            git(&seed, &["commit", "-q", "-m", &format!("images at {tag}")]);
+            git(&seed, &["push", "-q", "origin", "HEAD:main"]);
+        }
+        git(dir.path(), &["clone", "-q", &path(&remote), &path(&clone)]);
+        let config = ExecutorConfig::Kubernetes {
+            namespace: "shop".into(),
+            allowed_namespaces: vec!["shop".into()],
+            gitops: Some(GitOpsConfig {
+                repository: clone,
+                remote: "origin".into(),
+                branch: "main".into(),
+                file: FILE.into(),
+                image: "aiops/shop".into(),
+                argocd: None,
+            }),
+        };
+        let executor = Executor::new(&config, Arc::new(OnceLock::new())).expect("executor");
+        assert_eq!(executor.capability().executor, Kind::Kubernetes);
+        let mut record = ActionRecord::new(
+            "inc-1/rollback/1/0".into(),
+            "inc-1",
+            "rollback-after-deploy",
+            0,
+            1,
+            "rollback",
+            "auto",
+            ActionState::Running,
+            "a deploy preceded the errors".into(),
+            "roll back payments".into(),
+            0,
+        );
+        record.service = Some("payments".into());
+        let done = executor.act(&record).await.expect("rolled back");
+        assert!(
+            done.contains("aiops/shop v2 -> v1") && done.contains("no argo cd configured"),
+            "{done}"
+        );
+        let now = git(&remote, &["show", &format!("main:{FILE}")]);
+        assert!(now.ends_with("newTag: v1"), "{now}");
+        // undone: the revert is reverted
+        record.action = "undo-rollback".into();
+        let undone = executor.act(&record).await.expect("rolled forward");
+        assert!(undone.contains("aiops/shop v1 -> v2"), "{undone}");
+    }
 }
