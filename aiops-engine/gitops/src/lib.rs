@@ -13,4 +13,4 @@ mod argocd;
 mod repo;
 
 pub use argocd::{ArgoCd, SyncWait};
-pub use repo::{DeployRepo, GitOpsError, Reverted};
+pub use repo::{DeployRepo, GitOpsError, Reverted, short};

@@ -200,7 +200,7 @@ impl DeployRepo {
 }
 
 /// A commit id as people read it.
-pub(crate) fn short(commit: &str) -> String {
+pub fn short(commit: &str) -> String {
     commit.chars().take(12).collect()
 }
 

@@ -177,12 +177,12 @@ async fn git_roll_back(
         .map_err(|e| e.to_string())?;
     let what = format!(
         "rolled {service} back in git: reverted {} ({}), {} {} -> {}, pushed {}",
-        done.commit.chars().take(12).collect::<String>(),
+        aiops_gitops::short(&done.commit),
         done.subject,
         config.image,
         done.from_tag,
         done.to_tag,
-        done.revision.chars().take(12).collect::<String>()
+        aiops_gitops::short(&done.revision)
     );
     let Some(argocd) = &config.argocd else {
         return Ok(format!("{what}; no argo cd configured to wait for"));
