@@ -42,11 +42,12 @@ pub struct PendingAction {
 /// PagerDuty limits a summary to 1,024 characters.
 const PAGERDUTY_SUMMARY: usize = 1_024;
 
-fn clip(text: &str, max: usize) -> String {
+/// Text at most `max` characters long, with an ellipsis when cut.
+pub fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
-    let mut out: String = text.chars().take(max - 1).collect();
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
 }

@@ -11,7 +11,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::decide::{Entry, Kind};
-use crate::message::{Facts, from_hex};
+use crate::message::{Facts, clip, from_hex};
 
 /// Slack's window: a request older or newer than this is refused.
 pub const MAX_SKEW_S: i64 = 5 * 60;
@@ -143,16 +143,6 @@ pub fn escape(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
-}
-
-/// Text at most `max` characters long, with an ellipsis when cut.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
     out
 }
 

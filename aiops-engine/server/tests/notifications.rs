@@ -699,6 +699,15 @@ fn slash(user: &str, text: &str) -> String {
         .finish()
 }
 
+/// `/aiops <text>` from `user`, signed; Slack shows the JSON answer.
+async fn command(client: &reqwest::Client, url: &str, user: &str, text: &str) -> Value {
+    to_bot(client, url, &slash(user, text), None)
+        .await
+        .json()
+        .await
+        .expect("json")
+}
+
 async fn wait_calls(fake: &FakeSlack, n: usize) -> Vec<(String, Value)> {
     for _ in 0..600 {
         if fake.calls.lock().len() >= n {
@@ -925,56 +934,25 @@ async fn slack_gets_one_parent_edited_in_place_a_thread_and_buttons_that_check_w
     );
 
     // the slash command: list, status, ack, and what is wrong with a bad one
-    let listed: Value = to_bot(&client, &commands, &slash("U0VERA", "incidents"), None)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listed = command(&client, &commands, "U0VERA", "incidents").await;
     assert_eq!(listed["response_type"], "ephemeral");
     assert!(
         listed["text"].as_str().is_some_and(|t| t.contains(&id)),
         "{listed}"
     );
-    let status: Value = to_bot(
-        &client,
-        &commands,
-        &slash("U0VERA", "status payments"),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    let status = command(&client, &commands, "U0VERA", "status payments").await;
     assert!(
         status["text"].as_str().is_some_and(|t| t.contains(&id)),
         "{status}"
     );
-    let refused: Value = to_bot(
-        &client,
-        &commands,
-        &slash("U0VERA", &format!("ack {id}")),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    let refused = command(&client, &commands, "U0VERA", &format!("ack {id}")).await;
     assert!(
         refused["text"]
             .as_str()
             .is_some_and(|t| t.contains("viewer")),
         "{refused}"
     );
-    let bad: Value = to_bot(
-        &client,
-        &commands,
-        &slash("U0ALICE", "reboot everything"),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    let bad = command(&client, &commands, "U0ALICE", "reboot everything").await;
     assert!(
         bad["text"]
             .as_str()

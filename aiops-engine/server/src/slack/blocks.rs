@@ -3,8 +3,8 @@
 //! shapes Slack documents. Text from alerts and logs is escaped (it can
 //! neither mention nor link).
 
-use aiops_notify::message::Facts;
-use aiops_notify::slack::{clip, escape};
+use aiops_notify::message::{Facts, clip};
+use aiops_notify::slack::escape;
 use slack_morphism::prelude::*;
 
 /// Action ids of the parent message's buttons (the interactivity endpoint

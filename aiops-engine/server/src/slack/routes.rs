@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use aiops_notify::Silence;
-use aiops_notify::slack::{Command, clip, escape};
+use aiops_notify::message::clip;
+use aiops_notify::slack::{Command, escape};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
