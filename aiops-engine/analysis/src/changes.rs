@@ -185,13 +185,14 @@ impl ChangeWatch {
 }
 
 /// A change another system saw and attributed to a service (the Docker
-/// engine restarting or recreating a container; later Kubernetes): it joins
+/// engine restarting or recreating a container, Kubernetes rolling out a
+/// Deployment or warning about a pod): it joins
 /// that service's incident like a change the engine derived itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutsideChange {
     pub service: String,
     pub kind: OutsideChangeKind,
-    /// Who saw it: `docker`.
+    /// Who saw it: `docker`, `kubernetes`.
     pub source: String,
     /// What changed, as the source names it (a container).
     pub subject: String,
@@ -208,15 +209,23 @@ pub enum OutsideChangeKind {
     Restart,
     /// The service now runs another image or release.
     Deploy,
+    /// The service's replica count changed.
+    Scale,
+    /// The platform reported a problem with the service (a Kubernetes
+    /// Warning event, a stuck rollout): context, as a weak alert.
+    Warning,
 }
 
 impl OutsideChange {
     /// As a signal seen at `now_ms`: a restart weighs strong (it can open an
-    /// incident), a deploy weak (context), as for derived changes.
+    /// incident), a deploy, a scale and a warning weak (context), as for
+    /// derived changes.
     pub fn into_signal(self, now_ms: i64) -> Signal {
         let (kind, what, weight) = match self.kind {
             OutsideChangeKind::Restart => (SignalKind::Restart, "restart", Weight::Strong),
             OutsideChangeKind::Deploy => (SignalKind::Deploy, "deploy", Weight::Weak),
+            OutsideChangeKind::Scale => (SignalKind::Deploy, "scale", Weight::Weak),
+            OutsideChangeKind::Warning => (SignalKind::Alert, "warning", Weight::Weak),
         };
         let metric = format!("{}_{what}", self.source);
         let mut signal = change(
@@ -318,6 +327,30 @@ mod tests {
         assert_eq!(deploy.kind, SignalKind::Deploy);
         assert_eq!(deploy.weight, Weight::Weak);
         assert_eq!(deploy.onset_ms, 15_000, "never after it was seen");
+    }
+
+    #[test]
+    fn a_platforms_scale_and_warning_are_weak_context() {
+        let outside = |kind, subject: &str| OutsideChange {
+            service: "payments".into(),
+            kind,
+            source: "kubernetes".into(),
+            subject: subject.into(),
+            at_ms: 9_000,
+            why: "kubernetes warning BackOff on pod/payments-x".into(),
+        };
+        let scale = outside(OutsideChangeKind::Scale, "deployment/payments").into_signal(10_000);
+        assert_eq!(
+            (scale.kind, scale.weight, scale.metric.as_str()),
+            (SignalKind::Deploy, Weight::Weak, "kubernetes_scale")
+        );
+        let warning = outside(OutsideChangeKind::Warning, "event/BackOff").into_signal(10_000);
+        assert_eq!(
+            (warning.kind, warning.weight),
+            (SignalKind::Alert, Weight::Weak)
+        );
+        assert_eq!(warning.key, "payments/kubernetes_warning/event/BackOff");
+        assert!(!warning.is_change(), "a warning is a state, not a change");
     }
 
     #[test]

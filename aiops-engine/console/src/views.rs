@@ -228,6 +228,8 @@ pub struct ActionView {
     pub state: &'static str,
     pub reason: String,
     pub plan: String,
+    /// The executor's dry run, when it has one.
+    pub preview: String,
     pub at: String,
     pub expires: String,
     pub verification: String,
@@ -244,6 +246,7 @@ impl ActionView {
             state: r.state.as_str(),
             reason: r.reason.clone(),
             plan: r.plan.clone(),
+            preview: r.preview.clone().unwrap_or_default(),
             at: utc(r.updated_ms),
             expires: r.expires_ms.map(utc).unwrap_or_default(),
             verification: match &r.verification {

@@ -8,13 +8,25 @@
 //! `aiops`. The API's refusals (403, 404, 409) come back as errors that say
 //! what to do.
 //!
+//! It is also a change source: [`watch`] looks at the namespace's
+//! Deployments, pods and Warning events, and says what changed (a
+//! rollout, a scale, a pod's restart and why, a stuck rollout, what
+//! Kubernetes warned about), each as a change of the service the object
+//! belongs to.
+//!
 //! Authentication is kube-rs's: in-cluster (the service account), or a
 //! kubeconfig, including EKS's exec credential (`aws eks get-token`).
 
+mod changes;
 mod diff;
 mod error;
+mod look;
 mod target;
 
+pub use changes::{
+    ChangeTracker, DeploymentFacts, EventFacts, KubeChange, KubeChangeKind, Look, PodFacts,
+};
 pub use diff::readable_diff;
 pub use error::KubeError;
+pub use look::{SERVICE_LABELS, watch};
 pub use target::{Change, KubeTarget, Rollout};

@@ -95,8 +95,25 @@ impl KubeTarget {
         Self::new(client, namespace, allowed)
     }
 
+    /// An API server at `url` that needs no credentials: `kubectl proxy`
+    /// (`http://127.0.0.1:8001`), or a stand-in in tests.
+    pub fn at(url: &str, namespace: &str, allowed: &[String]) -> Result<Self, KubeError> {
+        let uri = url
+            .parse()
+            .map_err(|e| KubeError::Unreachable(format!("{url:?} is not a url: {e}")))?;
+        let mut config = Config::new(uri);
+        config.default_namespace = namespace.to_owned();
+        let client = Client::try_from(config)
+            .map_err(|e| KubeError::Unreachable(format!("no kubernetes client: {e}")))?;
+        Self::new(client, namespace, allowed)
+    }
+
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    pub(crate) fn client(&self) -> Client {
+        self.client.clone()
     }
 
     fn deployments(&self) -> Api<Deployment> {

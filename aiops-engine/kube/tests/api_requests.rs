@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aiops_kube::{Change, KubeError, KubeTarget, Rollout};
+use aiops_kube::{Change, KubeChange, KubeChangeKind, KubeError, KubeTarget, Rollout};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
@@ -35,6 +35,10 @@ struct Api {
     stuck: Arc<Mutex<bool>>,
     /// Someone else writes the Deployment right before each patch.
     raced: Arc<Mutex<bool>>,
+    /// The namespace's events, all of them (the API filters by type).
+    events: Arc<Mutex<Vec<Value>>>,
+    /// Restarts of the second pod since it was first listed.
+    crashed: Arc<Mutex<i32>>,
 }
 
 const NS: &str = "shop";
@@ -140,6 +144,10 @@ async fn answer(
         };
     }
     match (method.as_str(), path.as_str()) {
+        ("GET", p) if p == deployments => axum::Json(json!({
+            "kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": "100"},
+            "items": [api.deployment.lock().clone()]}))
+        .into_response(),
         ("GET", p) if p == format!("{deployments}/payments") => {
             let mut d = api.deployment.lock().clone();
             if *api.stuck.lock() {
@@ -203,10 +211,32 @@ async fn answer(
                 ]}))
             .into_response()
         }
-        ("GET", p) if p == format!("/api/v1/namespaces/{NS}/pods") => axum::Json(json!({
-            "kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "100"},
-            "items": [pod("payments-ccc-1", true, 0), pod("payments-ccc-2", false, 7)]}))
-        .into_response(),
+        ("GET", p) if p == format!("/api/v1/namespaces/{NS}/pods") => {
+            let crashed = *api.crashed.lock();
+            let mut second = pod("payments-ccc-2", false, 7 + crashed);
+            if crashed > 0 {
+                second["status"]["containerStatuses"][0]["lastState"] = json!({"terminated": {
+                    "exitCode": 137, "reason": "OOMKilled",
+                    "startedAt": "2026-12-07T09:58:00Z", "finishedAt": "2026-12-07T10:00:00Z"}});
+            }
+            axum::Json(json!({
+                "kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "100"},
+                "items": [pod("payments-ccc-1", true, 0), second]}))
+            .into_response()
+        }
+        ("GET", p) if p == format!("/api/v1/namespaces/{NS}/events") => {
+            let warnings_only = query.split('&').any(|q| q == "fieldSelector=type%3DWarning");
+            let items: Vec<Value> = api
+                .events
+                .lock()
+                .iter()
+                .filter(|e| !warnings_only || e["type"] == "Warning")
+                .cloned()
+                .collect();
+            axum::Json(json!({"kind": "EventList", "apiVersion": "v1",
+                "metadata": {"resourceVersion": "100"}, "items": items}))
+            .into_response()
+        }
         ("GET", p) if p.starts_with(&format!("/api/v1/namespaces/{NS}/pods/")) => {
             let name = p.rsplit('/').next().unwrap_or("");
             axum::Json(pod(name, false, 7)).into_response()
@@ -233,6 +263,8 @@ async fn start() -> (KubeTarget, Api) {
         refuse_writes: Arc::default(),
         stuck: Arc::default(),
         raced: Arc::default(),
+        events: Arc::default(),
+        crashed: Arc::default(),
     };
     let app = Router::new().fallback(answer).with_state(api.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -480,4 +512,143 @@ async fn a_rollout_is_followed_until_complete_or_reported_stuck() {
         .await
         .expect_err("deadline");
     assert!(e.to_string().contains("has timed out progressing"), "{e}");
+}
+
+fn event(uid: &str, kind: &str, object: &str, type_: &str, reason: &str, count: i32) -> Value {
+    json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{object}.{uid}"), "namespace": NS, "uid": uid},
+        "involvedObject": {"kind": kind, "name": object, "namespace": NS},
+        "type": type_, "reason": reason, "count": count,
+        "message": format!("{reason} of {object}"),
+        "firstTimestamp": "2026-12-07T09:50:00Z", "lastTimestamp": "2026-12-07T10:00:30Z"})
+}
+
+/// The watcher's looks: three bounded lists (Warning events only); the
+/// first look remembers; then a new image, a scale, an OOM-killed
+/// container and a new Warning event each come back as a change of the
+/// service, once.
+#[tokio::test]
+async fn the_watcher_reports_rollouts_scales_restarts_and_warnings() {
+    let (target, api) = start().await;
+    api.events.lock().extend([
+        event("e1", "Pod", "payments-ccc-2", "Warning", "BackOff", 3),
+        event("e2", "Pod", "payments-ccc-1", "Normal", "Pulled", 1),
+    ]);
+    let seen_changes: Arc<Mutex<Vec<KubeChange>>> = Arc::default();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sink = seen_changes.clone();
+    let watcher = tokio::spawn(aiops_kube::watch(
+        target,
+        Duration::from_millis(100),
+        || 1_796_637_700_000,
+        move |changes, _| sink.lock().extend(changes),
+        stop_rx,
+    ));
+    let looked = |n: usize| {
+        api.seen
+            .lock()
+            .iter()
+            .filter(|s| s.path.ends_with("/events"))
+            .count()
+            >= n
+    };
+    for _ in 0..100 {
+        if looked(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(looked(2), "the watcher looks again and again");
+    assert!(
+        seen_changes.lock().is_empty(),
+        "the first looks only remember"
+    );
+    {
+        let mut d = api.deployment.lock();
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!("4");
+        d["spec"]["template"] = template("aiops/shop:v4", None);
+        d["spec"]["replicas"] = json!(3);
+    }
+    *api.crashed.lock() = 1;
+    api.events.lock().extend([
+        event("e1", "Pod", "payments-ccc-2", "Warning", "BackOff", 5),
+        event("e3", "Pod", "payments-ccc-2", "Warning", "Unhealthy", 1),
+        event("e4", "Pod", "payments-ccc-1", "Normal", "Started", 1),
+    ]);
+    api.events.lock().remove(0);
+    for _ in 0..100 {
+        if seen_changes.lock().len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop_tx.send(true);
+    watcher.await.expect("the watcher stops");
+    let changes = seen_changes.lock().clone();
+    let mut got: Vec<(KubeChangeKind, String, String)> = changes
+        .iter()
+        .map(|c| (c.kind, c.subject.clone(), c.why.clone()))
+        .collect();
+    got.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        got,
+        vec![
+            (
+                KubeChangeKind::Rollout,
+                "deployment/payments".to_owned(),
+                "deployment payments rolled out revision 4: payments=aiops/shop:v4, was payments=aiops/shop:v3".to_owned()
+            ),
+            (
+                KubeChangeKind::Scaled,
+                "deployment/payments".to_owned(),
+                "deployment payments scaled from 2 to 3 replicas".to_owned()
+            ),
+            (
+                KubeChangeKind::Warning,
+                "event/BackOff".to_owned(),
+                "kubernetes warning BackOff on pod/payments-ccc-2 (2 more times, 5 in all): BackOff of payments-ccc-2".to_owned()
+            ),
+            (
+                KubeChangeKind::Warning,
+                "event/Unhealthy".to_owned(),
+                "kubernetes warning Unhealthy on pod/payments-ccc-2: Unhealthy of payments-ccc-2".to_owned()
+            ),
+            (
+                KubeChangeKind::PodRestart,
+                "pod/payments-ccc-2".to_owned(),
+                "pod payments-ccc-2 restarted (7 -> 8 restarts, last exit: OOMKilled (exit 137))".to_owned()
+            ),
+        ],
+        "each change once"
+    );
+    assert!(changes.iter().all(|c| c.service == "payments"));
+    let restart = changes
+        .iter()
+        .find(|c| c.kind == KubeChangeKind::PodRestart);
+    assert_eq!(
+        restart.map(|c| c.at_ms),
+        Some(1_796_637_600_000),
+        "when the container stopped, by the kubelet's account"
+    );
+    for s in api.seen.lock().iter().filter(|s| s.method == "GET") {
+        if s.path.ends_with("/events") {
+            assert!(
+                s.query.contains("fieldSelector=type%3DWarning"),
+                "{}",
+                s.query
+            );
+        }
+        if s.path.ends_with("/events")
+            || s.path.ends_with("/pods")
+            || s.path.ends_with("/deployments")
+        {
+            assert!(
+                s.query.contains("limit=500"),
+                "every list is one bounded page: {}",
+                s.query
+            );
+        }
+    }
+    assert!(writes(&api).is_empty(), "watching writes nothing");
 }

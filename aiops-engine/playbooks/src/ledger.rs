@@ -145,6 +145,11 @@ pub struct ActionRecord {
     pub reason: String,
     /// What it does, for a person approving it.
     pub plan: String,
+    /// The executor's dry run of it, where the executor has one: on
+    /// Kubernetes, the fields the API server would change (the same
+    /// request with `dryRun=All`), or why the dry run failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
     /// For `scale`: the replicas asked for; for a `wait`: its end (unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<u32>,
@@ -199,6 +204,7 @@ impl ActionRecord {
             state,
             reason: reason.clone(),
             plan,
+            preview: None,
             replicas: None,
             due_ms: None,
             created_ms: now_ms,

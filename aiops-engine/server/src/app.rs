@@ -134,6 +134,8 @@ pub async fn run(
     let scrapers = scrape::spawn_all(&state, stop_rx.clone());
     let analysis = crate::analysis::spawn(&state, stop_rx.clone());
     let docker = crate::docker::spawn(&state, stop_rx.clone());
+    #[cfg(feature = "kubernetes")]
+    let kube_watch = crate::kube_watch::spawn(&state, stop_rx.clone());
     let remediation = crate::remediation::spawn(&state, stop_rx.clone());
     let summaries = crate::summaries::spawn(&state, stop_rx.clone());
     let digests = crate::digests::spawn(&state, stop_rx.clone());
@@ -153,6 +155,10 @@ pub async fn run(
     let _ = compactor.await;
     if let Some(docker) = docker {
         let _ = docker.await;
+    }
+    #[cfg(feature = "kubernetes")]
+    if let Some(kube_watch) = kube_watch {
+        let _ = kube_watch.await;
     }
     if let Some(remediation) = remediation {
         let _ = remediation.await;

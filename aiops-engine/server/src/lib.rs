@@ -10,6 +10,8 @@ pub mod config;
 pub mod demo;
 pub mod digests;
 pub mod docker;
+#[cfg(feature = "kubernetes")]
+pub mod kube_watch;
 pub mod notifications;
 pub mod playbook_cli;
 pub mod remediation;

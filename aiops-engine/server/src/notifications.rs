@@ -363,13 +363,17 @@ fn message_facts(
         .map(|r| aiops_notify::message::PendingAction {
             id: r.id.clone(),
             what: clean(&format!(
-                "{}{} (playbook {}): {}",
+                "{}{} (playbook {}): {}{}",
                 r.action,
                 r.service
                     .as_ref()
                     .map_or(String::new(), |s| format!(" {s}")),
                 r.playbook,
-                r.plan
+                r.plan,
+                // what the target itself said it would change
+                r.preview
+                    .as_ref()
+                    .map_or(String::new(), |p| format!("; {p}"))
             )),
         })
         .collect();

@@ -6,18 +6,36 @@
 
 /// Evidence (in deviations) that makes an alarm and starts the quiet time.
 pub(crate) const ALARM: f64 = 4.0;
-/// Points of quiet after an alarm.
-const QUIET: usize = 30;
-/// Per point, the memory of earlier evidence fades by this fraction.
-const FADE: f64 = 0.02;
+/// Points of quiet after an alarm, by default.
+pub(crate) const QUIET: usize = 30;
+/// Per point, the memory of earlier evidence fades by this fraction, by
+/// default.
+pub(crate) const FADE: f64 = 0.01;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Refractory {
     memory: f64,
     quiet: usize,
+    quiet_for: usize,
+    fade: f64,
+}
+
+impl Default for Refractory {
+    fn default() -> Self {
+        Self::new(QUIET, FADE)
+    }
 }
 
 impl Refractory {
+    pub(crate) fn new(quiet_for: usize, fade: f64) -> Self {
+        Refractory {
+            memory: 0.0,
+            quiet: 0,
+            quiet_for,
+            fade: fade.clamp(0.0, 1.0),
+        }
+    }
+
     /// The evidence to report for this point (0 when held back).
     pub(crate) fn update(&mut self, evidence: f64) -> f64 {
         let mut report = if evidence > self.memory {
@@ -25,12 +43,12 @@ impl Refractory {
         } else {
             0.0
         };
-        self.memory = (self.memory * (1.0 - FADE)).max(evidence);
+        self.memory = (self.memory * (1.0 - self.fade)).max(evidence);
         if self.quiet > 0 {
             self.quiet -= 1;
             report = 0.0;
         } else if report >= ALARM {
-            self.quiet = QUIET;
+            self.quiet = self.quiet_for;
         }
         report
     }

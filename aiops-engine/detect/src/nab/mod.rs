@@ -38,14 +38,15 @@ use likelihood::Likelihood;
 use novelty::SequenceNovelty;
 use shift::RecentMedian;
 
-/// Points in the window the level, band and novelty are judged against.
+/// Points in the window the level, band and novelty are judged against,
+/// by default.
 const WINDOW: usize = 250;
 /// Points before the first output.
 const WARMUP: usize = 50;
 /// Span of the long-run averages (points).
 const SPAN: f64 = 3000.0;
 /// Evidence beyond this many units is all alike: a spike of 18 spreads
-/// and one of 2000 are both "far".
+/// and one of 2000 are both "far" (the default).
 const CLIP: f64 = 18.0;
 /// Maps reported evidence into [0, 1).
 const OUTPUT_SCALE: f64 = 10.0;
@@ -60,8 +61,46 @@ const BAND: usize = 3;
 const SHIFT: usize = 4;
 const KINDS: usize = 5;
 
+/// The detector's settings: one set for every series (never per file or
+/// per category). `aiops eval nab --cross-validate` chooses them by
+/// leave-one-category-out on NAB's dev subset and shows what they score
+/// on the category left out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NabSettings {
+    /// Points the level, band and novelty are judged against.
+    pub window: usize,
+    /// Evidence beyond this many units is all alike.
+    pub clip: f64,
+    /// Points of quiet after an alarm.
+    pub quiet: usize,
+    /// Per point, how fast the memory of earlier evidence fades.
+    pub fade: f64,
+}
+
+impl Default for NabSettings {
+    fn default() -> Self {
+        NabSettings {
+            window: WINDOW,
+            clip: CLIP,
+            quiet: alarm::QUIET,
+            fade: alarm::FADE,
+        }
+    }
+}
+
+impl std::fmt::Display for NabSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "window {}, clip {}, quiet {}, fade {}",
+            self.window, self.clip, self.quiet, self.fade
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NabDetector {
+    clip: f64,
     window: RollingWindow,
     seen: usize,
     /// Long-run mean distance from the window's median: the spread floor
@@ -83,6 +122,10 @@ impl Default for NabDetector {
 
 impl NabDetector {
     pub fn new() -> Self {
+        Self::with_settings(NabSettings::default())
+    }
+
+    pub fn with_settings(settings: NabSettings) -> Self {
         let mut judges = [(); KINDS].map(|_| Likelihood::new(1));
         // single points of level, season and novelty are noisy: judge the
         // mean of the last three
@@ -90,7 +133,8 @@ impl NabDetector {
             judges[kind] = Likelihood::new(3);
         }
         NabDetector {
-            window: RollingWindow::new(WINDOW),
+            clip: settings.clip.max(1.0),
+            window: RollingWindow::new(settings.window.max(BAND_MIN)),
             seen: 0,
             mean_distance: 0.0,
             recent: RecentMedian::default(),
@@ -98,7 +142,7 @@ impl NabDetector {
             novelty: SequenceNovelty::default(),
             band: BandExits::default(),
             judges,
-            alarm: Refractory::default(),
+            alarm: Refractory::new(settings.quiet, settings.fade),
         }
     }
 
@@ -131,7 +175,7 @@ impl NabDetector {
         if self.window.len() >= BAND_MIN {
             let low = self.window.quantile(band::QUANTILE).unwrap_or(value);
             let high = self.window.quantile(1.0 - band::QUANTILE).unwrap_or(value);
-            evidence[BAND] = CLIP * self.band.update(value, low, high);
+            evidence[BAND] = self.clip * self.band.update(value, low, high);
         } else {
             self.band.skip();
         }
@@ -140,7 +184,7 @@ impl NabDetector {
 
         let mut strongest = 0.0f64;
         for (judge, e) in self.judges.iter_mut().zip(evidence) {
-            strongest = strongest.max(judge.update(e.min(CLIP) / CLIP, alpha));
+            strongest = strongest.max(judge.update(e.min(self.clip) / self.clip, alpha));
         }
         if self.seen < WARMUP {
             return 0.0;

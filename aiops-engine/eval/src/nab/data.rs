@@ -22,7 +22,13 @@ pub struct Series {
     pub values: Vec<f64>,
     /// The value text as read, written back unchanged in the results.
     pub value_text: Vec<String>,
+    /// What was odd but kept: a timestamp earlier than the row before it
+    /// (a clock change), at most [`MAX_WARNINGS`] of them named.
+    pub warnings: Vec<String>,
 }
+
+/// Odd rows named per file; the rest are counted in the last warning.
+pub const MAX_WARNINGS: usize = 5;
 
 /// Why a data file was refused.
 #[derive(Debug)]
@@ -72,7 +78,9 @@ pub fn read_series(path: &Path, category: &str, name: &str) -> Result<Series, Da
         timestamp_text: Vec::new(),
         values: Vec::new(),
         value_text: Vec::new(),
+        warnings: Vec::new(),
     };
+    let mut steps_back = 0usize;
     for (index, raw) in lines {
         let line = index + 1;
         if raw.trim().is_empty() {
@@ -97,13 +105,19 @@ pub fn read_series(path: &Path, category: &str, name: &str) -> Result<Series, Da
             .ok()
             .filter(|v: &f64| v.is_finite())
             .ok_or_else(|| err(line, format!("value `{value_text}` is not a finite number")))?;
+        // real data steps back (a clock change): NAB's runner feeds rows in
+        // file order, and so does this; the detector sees the time as is
         if let Some(last) = series.timestamps.last()
             && ts < *last
         {
-            return Err(err(
-                line,
-                format!("timestamp {ts_text} is earlier than the row before it ({last})"),
-            ));
+            steps_back += 1;
+            if steps_back <= MAX_WARNINGS {
+                series.warnings.push(format!(
+                    "{}:{line}: timestamp {} is earlier than the row before it ({last}); kept in file order",
+                    path.display(),
+                    ts_text.trim()
+                ));
+            }
         }
         series.timestamps.push(ts);
         series.timestamp_text.push(ts_text.trim().to_string());
@@ -112,6 +126,13 @@ pub fn read_series(path: &Path, category: &str, name: &str) -> Result<Series, Da
     }
     if series.values.is_empty() {
         return Err(err(1, "no data rows".to_string()));
+    }
+    if steps_back > MAX_WARNINGS {
+        series.warnings.push(format!(
+            "{}: {} more rows earlier than the row before them",
+            path.display(),
+            steps_back - MAX_WARNINGS
+        ));
     }
     Ok(series)
 }
@@ -173,6 +194,29 @@ fn file_name(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A clock change (an hour repeated) is kept in file order and said,
+    /// not a refusal of the whole run.
+    #[test]
+    fn a_step_back_in_time_is_kept_in_file_order_with_a_warning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("clock.csv");
+        std::fs::write(
+            &path,
+            "timestamp,value\n2014-11-02 01:30:00,1\n2014-11-02 01:45:00,2\n2014-11-02 01:00:00,3\n2014-11-02 01:15:00,4\n",
+        )
+        .expect("write");
+        let series = read_series(&path, "realX", "clock").expect("read");
+        assert_eq!(series.values, vec![1.0, 2.0, 3.0, 4.0], "file order");
+        assert_eq!(series.warnings.len(), 1, "{:?}", series.warnings);
+        assert!(
+            series.warnings[0].ends_with(
+                "clock.csv:4: timestamp 2014-11-02 01:00:00 is earlier than the row before it (2014-11-02 01:45:00); kept in file order"
+            ),
+            "{}",
+            series.warnings[0]
+        );
+    }
 
     #[test]
     fn timestamps_with_and_without_fraction() {

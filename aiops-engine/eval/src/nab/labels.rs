@@ -25,8 +25,9 @@ pub fn read_windows(path: &Path) -> anyhow::Result<RawWindows> {
 }
 
 /// Turns one file's window timestamps into row indices. As NAB's labeler,
-/// each limit must be a timestamp of the file, exactly once; windows must
-/// be in order and must not overlap.
+/// each limit must be a timestamp of the file (its first row of that time,
+/// when a clock change repeats one); windows must be in order and must not
+/// overlap.
 pub fn resolve_windows(
     windows_path: &Path,
     series: &Series,
@@ -43,21 +44,21 @@ pub fn resolve_windows(
                     n + 1
                 )
             })?;
-            let first = series.timestamps.partition_point(|t| *t < ts);
-            let count = series.timestamps[first..]
+            // rows are in file order, which a clock change leaves unsorted:
+            // the first row of that time, as NAB's pandas lookup takes it
+            series
+                .timestamps
                 .iter()
-                .take_while(|t| **t == ts)
-                .count();
-            if count != 1 {
-                bail!(
-                    "{}: {} window {}: timestamp {text} appears {count} times in {} (NAB needs exactly once)",
-                    windows_path.display(),
-                    series.key,
-                    n + 1,
-                    series.path.display()
-                );
-            }
-            Ok(first)
+                .position(|t| *t == ts)
+                .with_context(|| {
+                    format!(
+                        "{}: {} window {}: timestamp {text} is not a row of {} (NAB needs each limit to be one)",
+                        windows_path.display(),
+                        series.key,
+                        n + 1,
+                        series.path.display()
+                    )
+                })
         };
         let window = Window {
             start: at(start_text)?,

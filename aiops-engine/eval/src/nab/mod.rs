@@ -6,6 +6,7 @@
 //! Layout written: `<out>/<category>/<detector>_<file>.csv` with
 //! `timestamp,value,anomaly_score`, as NAB's results corpus.
 
+pub mod crossval;
 pub mod data;
 pub mod labels;
 pub mod report;
@@ -40,6 +41,10 @@ pub struct NabArgs {
     /// Also print every file's score and counts.
     #[arg(long)]
     pub per_file: bool,
+    /// Also choose the engine detector's settings leaving each category
+    /// out in turn, and score the category left out with them.
+    #[arg(long)]
+    pub cross_validate: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,6 +91,8 @@ pub struct Evaluation {
     pub profiles: Vec<ProfileResult>,
     /// Data files that had no entry in the windows file (skipped, as NAB).
     pub skipped: Vec<String>,
+    /// Odd rows kept (a clock change), by file and line.
+    pub warnings: Vec<String>,
 }
 
 /// Runs the detector over one series: one score in [0, 1] per row, each
@@ -96,24 +103,34 @@ pub fn detect(detector: DetectorName, series: &Series) -> Vec<f64> {
             let mut d = windowed_gaussian::WindowedGaussian::default();
             series.values.iter().map(|v| d.observe(*v)).collect()
         }
-        DetectorName::Aiops => {
-            let mut d = aiops_detect::nab::NabDetector::new();
-            series
-                .timestamps
-                .iter()
-                .zip(&series.values)
-                .map(|(ts, v)| d.observe(ts.and_utc().timestamp_millis(), *v))
-                .collect()
-        }
+        DetectorName::Aiops => detect_with(aiops_detect::nab::NabSettings::default(), series),
     }
 }
 
-/// Reads, detects and scores; writes nothing.
-pub fn evaluate(
-    data_dir: &Path,
-    windows_path: &Path,
-    detector: DetectorName,
-) -> anyhow::Result<Evaluation> {
+/// The engine's detector with `settings` over one series.
+pub fn detect_with(settings: aiops_detect::nab::NabSettings, series: &Series) -> Vec<f64> {
+    let mut d = aiops_detect::nab::NabDetector::with_settings(settings);
+    series
+        .timestamps
+        .iter()
+        .zip(&series.values)
+        .map(|(ts, v)| d.observe(ts.and_utc().timestamp_millis(), *v))
+        .collect()
+}
+
+/// A NAB directory read: every file with a windows entry and its windows
+/// resolved, in key order.
+pub struct Corpus {
+    pub files: Vec<(Series, Vec<Window>)>,
+    pub profiles: Vec<Profile>,
+    /// Data files that had no entry in the windows file (skipped, as NAB).
+    pub skipped: Vec<String>,
+    /// Odd rows kept (a clock change), by file and line.
+    pub warnings: Vec<String>,
+}
+
+/// Reads the data, the windows and the profiles; refuses what NAB refuses.
+pub fn load(data_dir: &Path, windows_path: &Path) -> anyhow::Result<Corpus> {
     let corpus = data::read_corpus(data_dir)?;
     let mut raw_windows = labels::read_windows(windows_path)?;
     let profiles = {
@@ -126,18 +143,14 @@ pub fn evaluate(
     };
     let mut files = Vec::new();
     let mut skipped = Vec::new();
+    let warnings = corpus.iter().flat_map(|s| s.warnings.clone()).collect();
     for series in corpus {
         let Some(raw) = raw_windows.remove(&series.key) else {
             skipped.push(series.key.clone());
             continue;
         };
         let windows = labels::resolve_windows(windows_path, &series, &raw)?;
-        let scores = detect(detector, &series);
-        files.push(Scored {
-            series,
-            windows,
-            scores,
-        });
+        files.push((series, windows));
     }
     // NAB's labeler reads the data of every file with windows: one that is
     // missing is an error, one without windows is ignored.
@@ -154,6 +167,33 @@ pub fn evaluate(
             windows_path.display()
         );
     }
+    Ok(Corpus {
+        files,
+        profiles,
+        skipped,
+        warnings,
+    })
+}
+
+/// Reads, detects and scores; writes nothing.
+pub fn evaluate(
+    data_dir: &Path,
+    windows_path: &Path,
+    detector: DetectorName,
+) -> anyhow::Result<Evaluation> {
+    let corpus = load(data_dir, windows_path)?;
+    let files: Vec<Scored> = corpus
+        .files
+        .into_iter()
+        .map(|(series, windows)| {
+            let scores = detect(detector, &series);
+            Scored {
+                series,
+                windows,
+                scores,
+            }
+        })
+        .collect();
     let inputs: Vec<FileInput<'_>> = files
         .iter()
         .map(|f| FileInput {
@@ -162,7 +202,8 @@ pub fn evaluate(
         })
         .collect();
     let total_windows: usize = files.iter().map(|f| f.windows.len()).sum();
-    let profiles = profiles
+    let profiles = corpus
+        .profiles
         .into_iter()
         .map(|profile| {
             let best = score::optimize(&inputs, profile.costs);
@@ -182,7 +223,8 @@ pub fn evaluate(
         detector,
         files,
         profiles,
-        skipped,
+        skipped: corpus.skipped,
+        warnings: corpus.warnings,
     })
 }
 
@@ -218,6 +260,9 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| args.data.join("combined_windows.json"));
     let evaluation = evaluate(&args.data, &windows, args.detector)?;
     let mut stderr = std::io::stderr().lock();
+    for warning in &evaluation.warnings {
+        writeln!(stderr, "warning: {warning}")?;
+    }
     for key in &evaluation.skipped {
         writeln!(
             stderr,
@@ -230,6 +275,18 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
     report::print(&mut stdout, &evaluation)?;
     if args.per_file {
         report::print_files(&mut stdout, &evaluation)?;
+    }
+    if args.cross_validate {
+        let corpus = load(&args.data, &windows)?;
+        let standard = corpus
+            .profiles
+            .iter()
+            .find(|p| p.name == "standard")
+            .or(corpus.profiles.first())
+            .cloned()
+            .context("no scoring profile")?;
+        let cv = crossval::cross_validate(&corpus, &standard)?;
+        crossval::print(&mut stdout, &cv)?;
     }
     writeln!(
         stdout,

@@ -37,12 +37,25 @@ pub struct Kubernetes {
     gitops: Option<crate::config::GitOpsConfig>,
 }
 
+#[cfg(feature = "kubernetes")]
+impl Kubernetes {
+    /// Uses this connection instead of inferring one at the first action.
+    #[cfg(test)]
+    pub(crate) fn connect_to(&self, target: aiops_kube::KubeTarget) {
+        let _ = self.target.set(target);
+    }
+}
+
 /// How long a git roll-back waits for Argo CD to sync it.
 #[cfg(feature = "kubernetes")]
 const ARGO_SYNC: aiops_gitops::SyncWait = aiops_gitops::SyncWait {
     poll: Duration::from_secs(5),
     timeout: Duration::from_secs(300),
 };
+
+/// How long a dry run may take before the approval is asked without it.
+#[cfg(feature = "kubernetes")]
+const DRY_RUN: Duration = Duration::from_secs(10);
 
 /// How long an action waits for the rollout it started: the ledger then
 /// says whether the new pods came up.
@@ -104,6 +117,47 @@ impl Executor {
                 refuses: Vec::new(),
             },
         }
+    }
+
+    /// What the action would change, from the target itself, without
+    /// changing it: the Kubernetes API's dry run. None where the executor
+    /// has no dry run (the supervisor, Docker, a git roll-back, which is
+    /// its own record of what it changes).
+    pub async fn preview(&self, record: &ActionRecord) -> Option<String> {
+        #[cfg(feature = "kubernetes")]
+        if let Executor::Kubernetes(k) = self {
+            let service = record.service.as_deref()?;
+            if k.gitops.is_some() && matches!(record.action.as_str(), "rollback" | "undo-rollback")
+            {
+                return None;
+            }
+            let change = change_of(record).ok()?;
+            let planned = async {
+                let target = k
+                    .target
+                    .get_or_try_init(|| aiops_kube::KubeTarget::connect(&k.namespace, &k.allowed))
+                    .await?;
+                target.plan(service, &change).await
+            };
+            let text = match tokio::time::timeout(DRY_RUN, planned).await {
+                Ok(Ok(lines)) if lines.is_empty() => {
+                    "dry run (dryRun=All): the api server would change no field".to_owned()
+                }
+                Ok(Ok(lines)) => format!(
+                    "dry run (dryRun=All) of deployment {service} in {}: {}",
+                    k.namespace,
+                    lines.join("; ")
+                ),
+                Ok(Err(e)) => format!("dry run failed: {e}"),
+                Err(_) => format!(
+                    "dry run failed: the api server did not answer within {} s",
+                    DRY_RUN.as_secs()
+                ),
+            };
+            return Some(text);
+        }
+        let _ = record;
+        None
     }
 
     /// Carries out a record's action; the text says what was done, the
@@ -195,15 +249,11 @@ async fn git_roll_back(
     }
 }
 
-/// One action on the service's Deployment, then its rollout followed.
+/// The change an action makes to a Deployment.
 #[cfg(feature = "kubernetes")]
-async fn kubernetes(
-    target: &aiops_kube::KubeTarget,
-    record: &ActionRecord,
-    service: &str,
-) -> Result<String, String> {
+fn change_of(record: &ActionRecord) -> Result<aiops_kube::Change, String> {
     use aiops_kube::Change;
-    let change = match record.action.as_str() {
+    Ok(match record.action.as_str() {
         "restart" => Change::Restart {
             at: chrono::Utc::now(),
         },
@@ -216,7 +266,17 @@ async fn kubernetes(
         // then the one rolled back from
         "rollback" | "undo-rollback" => Change::Rollback,
         other => return Err(format!("the kubernetes executor cannot {other}")),
-    };
+    })
+}
+
+/// One action on the service's Deployment, then its rollout followed.
+#[cfg(feature = "kubernetes")]
+async fn kubernetes(
+    target: &aiops_kube::KubeTarget,
+    record: &ActionRecord,
+    service: &str,
+) -> Result<String, String> {
+    let change = change_of(record)?;
     let done = target
         .apply(service, &change)
         .await

@@ -252,18 +252,21 @@ pub async fn round(state: &AppState) {
     let mut fresh_running: Option<String> = None;
     for effect in effects {
         match effect {
-            Effect::Record { record, event } => match append(state, &record, &event).await {
-                Ok(new) => {
-                    if record.state == ActionState::Running && event == "running" {
-                        fresh_running = new.then(|| record.id.clone());
+            Effect::Record { mut record, event } => {
+                attach_preview(rem, &mut record).await;
+                match append(state, &record, &event).await {
+                    Ok(new) => {
+                        if record.state == ActionState::Running && event == "running" {
+                            fresh_running = new.then(|| record.id.clone());
+                        }
+                    }
+                    Err(e) => {
+                        // nothing is carried out that is not in the ledger first
+                        tracing::error!(error = %e, id = %record.id, "action not recorded; this round stops here");
+                        return;
                     }
                 }
-                Err(e) => {
-                    // nothing is carried out that is not in the ledger first
-                    tracing::error!(error = %e, id = %record.id, "action not recorded; this round stops here");
-                    return;
-                }
-            },
+            }
             Effect::Execute(record) => {
                 if fresh_running.as_deref() != Some(record.id.as_str()) {
                     tracing::warn!(id = %record.id, "running was already recorded by an earlier decision: not carried out again");
@@ -273,6 +276,29 @@ pub async fn round(state: &AppState) {
                 tokio::spawn(async move { carry_out(&state, record).await });
             }
         }
+    }
+}
+
+/// A record that asks a person (an approval) or only shows what would be
+/// done (a dry-run playbook) carries the executor's own dry run, taken
+/// once, when it is first decided; the states after keep it.
+async fn attach_preview(rem: &Remediation, record: &mut ActionRecord) {
+    if record.preview.is_some() || record.mode == aiops_playbooks::Mode::Auto.as_str() {
+        return;
+    }
+    if let Some(known) = rem.ledger.lock().get(&record.id) {
+        // decided in the same round from a copy taken before it was stored
+        record.preview = known.preview.clone();
+        return;
+    }
+    if !matches!(
+        record.state,
+        ActionState::PendingApproval | ActionState::Planned
+    ) {
+        return;
+    }
+    if let Some(executor) = &rem.executor {
+        record.preview = executor.preview(record).await;
     }
 }
 
@@ -417,4 +443,144 @@ pub async fn set_switch(
     tracing::warn!(enabled, by, reason = %switch.reason, "remediation switched");
     state.remediation.wake.notify_one();
     Ok(switch)
+}
+
+#[cfg(all(test, feature = "kubernetes"))]
+mod tests {
+    use std::collections::HashMap;
+
+    use axum::Router;
+    use axum::extract::{Query, State};
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::config::Config;
+
+    const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/shop/deployments/payments";
+    const SCALE: &str = "/apis/apps/v1/namespaces/shop/deployments/payments/scale";
+
+    async fn deployment() -> axum::Json<Value> {
+        axum::Json(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "payments", "namespace": "shop", "resourceVersion": "100"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "payments"}},
+                "template": {"metadata": {"labels": {"app": "payments"}},
+                    "spec": {"containers": [{"name": "payments", "image": "aiops/shop:v3"}]}}}}))
+    }
+
+    /// The scale subresource of payments as the API server answers it; a
+    /// dry-run patch answers the new count and keeps the old one.
+    async fn scale(
+        State(replicas): State<Arc<Mutex<u32>>>,
+        Query(query): Query<HashMap<String, String>>,
+        body: Option<axum::Json<Value>>,
+    ) -> (StatusCode, axum::Json<Value>) {
+        let mut shown = *replicas.lock();
+        if let Some(axum::Json(patch)) = body {
+            let asked = patch["spec"]["replicas"].as_u64().unwrap_or(0) as u32;
+            if query.get("dryRun").map(String::as_str) != Some("All") {
+                *replicas.lock() = asked;
+            }
+            shown = asked;
+        }
+        (
+            StatusCode::OK,
+            axum::Json(json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {"name": "payments", "namespace": "shop"},
+                "spec": {"replicas": shown}, "status": {"replicas": 2}})),
+        )
+    }
+
+    async fn remediation_on_loopback(replicas: Arc<Mutex<u32>>) -> Remediation {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let app = Router::new()
+            .route(DEPLOYMENT, get(deployment))
+            .route(SCALE, get(scale).patch(scale))
+            .fallback(|| async {
+                (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                        "status": "Failure", "message": "deployments.apps \"payments\" not found",
+                        "reason": "NotFound", "code": 404})),
+                )
+            })
+            .with_state(replicas);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let yaml = "remediation:\n  executor: kubernetes\n  kubernetes: {namespace: shop}\n";
+        let config = Config::parse(yaml, &HashMap::new()).expect("config");
+        let rem = Remediation::new(&config, Arc::default());
+        let target =
+            aiops_kube::KubeTarget::at(&url, "shop", &["shop".to_owned()]).expect("target");
+        match &rem.executor {
+            Some(Executor::Kubernetes(k)) => k.connect_to(target),
+            _ => panic!("a kubernetes executor"),
+        }
+        rem
+    }
+
+    fn scale_record(mode: &str, state: ActionState) -> ActionRecord {
+        let mut r = ActionRecord::new(
+            "inc-1/scale-out/1/0".into(),
+            "inc-1",
+            "scale-out",
+            0,
+            1,
+            "scale",
+            mode,
+            state,
+            "saturated".into(),
+            "scale payments to 4".into(),
+            0,
+        );
+        r.service = Some("payments".into());
+        r.replicas = Some(4);
+        r
+    }
+
+    /// An approval shows what the API server would change, taken once and
+    /// carried into the states after; the dry run changes nothing, and an
+    /// action that runs at once is not held up by one.
+    #[tokio::test]
+    async fn an_approval_carries_the_api_servers_dry_run() {
+        let replicas = Arc::new(Mutex::new(2));
+        let rem = remediation_on_loopback(replicas.clone()).await;
+        let mut planned = scale_record("approve", ActionState::Planned);
+        attach_preview(&rem, &mut planned).await;
+        assert_eq!(
+            planned.preview.as_deref(),
+            Some("dry run (dryRun=All) of deployment payments in shop: /spec/replicas: 2 -> 4")
+        );
+        assert_eq!(*replicas.lock(), 2, "a dry run changes nothing");
+        rem.remember(planned.clone());
+        // the pending state, decided from a copy taken before the planned
+        // one was stored
+        let mut pending = scale_record("approve", ActionState::PendingApproval);
+        attach_preview(&rem, &mut pending).await;
+        assert_eq!(pending.preview, planned.preview);
+
+        let mut auto = scale_record("auto", ActionState::Planned);
+        auto.key = "inc-2/scale-out/1/0".into();
+        auto.id = "act-auto".into();
+        attach_preview(&rem, &mut auto).await;
+        assert_eq!(auto.preview, None, "auto mode acts at once");
+    }
+
+    #[tokio::test]
+    async fn a_failed_dry_run_says_why() {
+        let rem = remediation_on_loopback(Arc::new(Mutex::new(2))).await;
+        let mut restart = scale_record("dry-run", ActionState::Planned);
+        restart.action = "restart".into();
+        restart.service = Some("cart".into());
+        attach_preview(&rem, &mut restart).await;
+        let preview = restart.preview.unwrap_or_default();
+        assert_eq!(
+            preview,
+            "dry run failed: no deployment \"cart\" in namespace \"shop\""
+        );
+    }
 }
