@@ -7,6 +7,7 @@ pub mod chaos;
 pub mod cli;
 pub mod logs;
 pub mod nab;
+pub mod provenance;
 #[cfg(feature = "rca")]
 pub mod rca;
 pub mod similar;

@@ -51,10 +51,17 @@ fn content_column_scores_a_clean_sample_perfectly() {
     assert_eq!(r.scores.true_templates, 4);
     assert_eq!(r.scores.ga, 1.0, "{printed}");
     assert_eq!(r.scores.fga, 1.0, "{printed}");
-    assert_eq!(r.scores.pa, 1.0, "{printed}");
-    assert_eq!(r.scores.fta, 1.0, "{printed}");
+    // the miner writes `src : <PATH>` where Loghub writes `src: /<*>`: a
+    // separator is a token of its own and a path one variable, so two of
+    // the four templates read differently while every group is right
+    assert_eq!(r.scores.pa, 0.5, "{printed}");
+    assert_eq!(r.scores.fta, 0.5, "{printed}");
     assert!(
-        printed.contains("GA 1.0000  PA 1.0000  FGA 1.0000  FTA 1.0000"),
+        printed.contains("GA 1.0000  PA 0.5000  FGA 1.0000  FTA 0.5000"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("data: not tuned on (tiny_2k.log_structured.csv is not one"),
         "{printed}"
     );
 
@@ -115,7 +122,7 @@ fn a_wrong_truth_lowers_the_scores() {
     let (r, printed) = run(&args(None, truth, None, true)).expect("evaluates");
     // E1 and E4 (12 of 24 lines) stay right
     assert_eq!(r.scores.ga, 0.5, "{printed}");
-    assert!(r.scores.pa < 1.0 && r.scores.pa > 0.9, "{printed}");
+    assert!(r.scores.pa < 0.5, "{printed}");
     assert!(r.scores.fga < 1.0 && r.scores.fta < 1.0, "{printed}");
 }
 

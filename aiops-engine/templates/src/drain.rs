@@ -1,8 +1,11 @@
 //! Drain (He et al., ICWS 2017), streaming, with the semantics of drain3:
 //! a fixed-depth prefix tree keyed by token count, then leading tokens
-//! (tokens with digits go down a `<*>` branch), then a similarity search
-//! among the few templates in the leaf. Bounded: templates are evicted
-//! least recently seen first, exemplars and line length are capped.
+//! (values go down a `<*>` branch), then a similarity search among the few
+//! templates in the leaf. Unlike drain3, a line joins a template only
+//! where their words agree: values and dotted names may differ, words may
+//! not (see [`crate::plain`] for which token is which). Bounded: templates
+//! are evicted least recently seen first, exemplars and line length are
+//! capped.
 
 use std::sync::Arc;
 
@@ -14,6 +17,7 @@ use crate::extract::Preprocessor;
 use crate::id::TemplateId;
 use crate::level::Level;
 use crate::mask::MaskConfig;
+use crate::plain::{Kind, kind_of};
 
 /// The wildcard that replaces the tokens where a template's lines differ.
 pub const WILDCARD: &str = "<*>";
@@ -32,7 +36,8 @@ pub struct MinerConfig {
     /// Tree depth as drain3 counts it: root, token-count layer, `depth - 3`
     /// leading-token layers, leaf. At least 3.
     pub depth: usize,
-    /// Share of a template's non-wildcard tokens a line must equal to join it.
+    /// Share of a template's non-wildcard tokens a line must equal to join
+    /// it; a differing word refuses the template whatever the share.
     pub sim_threshold: f64,
     /// Children per tree node before new tokens share the `<*>` branch.
     pub max_children: usize,
@@ -348,7 +353,8 @@ impl Miner {
         let mut node = *self.roots.get(&(n as u32))?;
         for d in 0..self.cfg.token_layers().min(n) {
             let children = &self.nodes[node as usize].children;
-            node = match children.get(tok(d)) {
+            let key = tree_key(tok(d));
+            node = match children.get(key) {
                 Some(&c) => c,
                 None => *children.get(WILDCARD)?,
             };
@@ -375,27 +381,37 @@ impl Miner {
             }
             let mut same = 0;
             let mut params = 0;
-            let mut other_field = false;
+            let mut refused = false;
             for i in 0..n {
                 match matches(c.token_bytes(i), tok(i).as_bytes()) {
                     Match::Param => params += 1,
                     Match::Same => same += 1,
                     Match::Differs => {
                         // `a=1` against `b=1`: another field, so another
-                        // statement, however similar the rest.
-                        if !c.may_be_keyed(i) {
+                        // statement, however similar the rest; `a=1`
+                        // against `a=2`: the same field
+                        if c.may_be_keyed(i)
+                            && let (Some(a), Some(b)) = (key_prefix(c.token(i)), key_prefix(tok(i)))
+                        {
+                            if a != b {
+                                refused = true;
+                                break;
+                            }
                             continue;
                         }
-                        if let (Some(a), Some(b)) = (key_prefix(c.token(i)), key_prefix(tok(i)))
-                            && a != b
+                        // a word is the statement's own text: where one
+                        // differs, so does the statement; values and
+                        // dotted names may differ
+                        if kind_of(c.token_bytes(i)) == Kind::Word
+                            || kind_of(tok(i).as_bytes()) == Kind::Word
                         {
-                            other_field = true;
+                            refused = true;
                             break;
                         }
                     }
                 }
             }
-            if other_field {
+            if refused {
                 continue;
             }
             if best.is_none_or(|(_, bs, bp)| same > bs || (same == bs && params > bp)) {
@@ -403,7 +419,14 @@ impl Miner {
             }
         }
         let (slot, same, params) = best?;
-        let sim = if n == 0 { 1.0 } else { same as f64 / n as f64 };
+        // the share of the template's own text the line has: its
+        // wildcards say nothing either way
+        let constants = n - params;
+        let sim = if constants == 0 {
+            1.0
+        } else {
+            same as f64 / constants as f64
+        };
         (sim >= self.cfg.sim_threshold).then_some((slot, same + params == n))
     }
 
@@ -526,8 +549,8 @@ impl Miner {
     }
 
     /// drain3's add_seq_to_prefix_tree, deciding the keys only: the token
-    /// itself while the node has room, `<*>` for tokens with digits and
-    /// once the node is full.
+    /// itself while the node has room, `<*>` for values (see [`tree_key`])
+    /// and once the node is full.
     fn choose_path(&self, tokens: &[&str]) -> Vec<Box<str>> {
         let layers = self.cfg.token_layers().min(tokens.len());
         let mut path: Vec<Box<str>> = Vec::with_capacity(layers);
@@ -536,10 +559,10 @@ impl Miner {
             let children = node.map(|n| &self.nodes[n as usize].children);
             let len = children.map_or(0, |c| c.len());
             let has = |k: &str| children.is_some_and(|c| c.contains_key(k));
-            let key: &str = if has(t) {
-                t
-            } else if t.bytes().any(|b| b.is_ascii_digit()) {
+            let key: &str = if tree_key(t) == WILDCARD {
                 WILDCARD
+            } else if has(t) {
+                t
             } else if has(WILDCARD) {
                 if len < self.cfg.max_children {
                     t
@@ -632,6 +655,18 @@ fn matches(template: &[u8], token: &[u8]) -> Match {
     Match::Differs
 }
 
+/// The branch a token takes in the tree: its own for a word, `<*>` for a
+/// value (a mask, a dotted name, anything with a digit), so that lines
+/// starting with different values meet in one leaf.
+#[inline]
+fn tree_key(token: &str) -> &str {
+    if token.bytes().any(|b| b.is_ascii_digit()) || kind_of(token.as_bytes()) != Kind::Word {
+        WILDCARD
+    } else {
+        token
+    }
+}
+
 /// `key=` of a `key=value` token, if it is one.
 fn key_prefix(token: &str) -> Option<&str> {
     let eq = token.find('=')?;
@@ -706,19 +741,33 @@ mod tests {
     #[test]
     fn generalisation_keeps_the_id() {
         let mut m = miner();
-        let a = m.observe(1, None, "connected to alpha on port eth");
-        let b = m.observe(2, None, "connected to beta on port eth");
+        let a = m.observe(1, None, "connected to db.alpha.internal on port eth");
+        let b = m.observe(2, None, "connected to db.beta.internal on port eth");
         assert_eq!(a.template_id, b.template_id);
         assert!(!b.is_new);
         assert_eq!(&*b.template, "connected to <*> on port eth");
         assert_eq!(
             a.template_id,
-            TemplateId::derive("svc", "connected to alpha on port eth", 0)
+            TemplateId::derive("svc", "connected to db.alpha.internal on port eth", 0)
         );
         assert_eq!(m.stats().generalisations, 1);
-        let c = m.observe(3, None, "connected to gamma on port eth");
+        let c = m.observe(3, None, "connected to db.gamma.internal on port eth");
         assert_eq!(c.template_id, a.template_id);
         assert_eq!(m.stats().generalisations, 1);
+    }
+
+    /// A word is the statement's own text: lines that differ in one are
+    /// other statements, however alike the rest (drain3 would merge
+    /// `resumed` and `paused` here).
+    #[test]
+    fn a_differing_word_is_another_statement() {
+        let mut m = miner();
+        let a = m.observe(1, None, "vm 5 resumed after 12 ms on host hv-01.example");
+        let b = m.observe(2, None, "vm 6 paused after 80 ms on host hv-02.example");
+        assert_ne!(a.template_id, b.template_id);
+        assert_eq!(&*a.template, "vm <NUM> resumed after <NUM> on host <ID>");
+        let c = m.observe(3, None, "vm 7 resumed after 3 ms on host hv-03.example");
+        assert_eq!(c.template_id, a.template_id);
     }
 
     #[test]
@@ -768,10 +817,10 @@ mod tests {
     #[test]
     fn first_token_with_digits_goes_to_wildcard_branch() {
         let mut m = miner();
-        let a = m.observe(1, None, "node7 joined the ring");
-        let b = m.observe(2, None, "node8 joined the ring");
+        let a = m.observe(1, None, "worker-17 joined the ring");
+        let b = m.observe(2, None, "worker-18 joined the ring");
         assert_eq!(a.template_id, b.template_id);
-        assert_eq!(&*b.template, "<*> joined the ring");
+        assert_eq!(&*b.template, "<ID> joined the ring");
     }
 
     fn corpus() -> Vec<String> {

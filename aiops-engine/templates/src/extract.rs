@@ -335,6 +335,7 @@ pub struct Preprocessor {
     parsed: Parsed,
     unescaped: String,
     tokens: Vec<(u32, u32)>,
+    kinds: Vec<crate::plain::Kind>,
 }
 
 impl Preprocessor {
@@ -370,8 +371,7 @@ impl Preprocessor {
         tokens.clear();
         let format = parse(line, &mut self.parsed);
         if format == Format::Plain {
-            mask_into(line, masks, out, false);
-            split_words(out, 0, tokens);
+            crate::plain::tokenize(line, masks, out, tokens, &mut self.kinds);
             return (self.parsed.level, format);
         }
         if let Some(v) = self.parsed.message {
@@ -568,7 +568,7 @@ mod tests {
         assert_eq!(level, Some(Level::Info));
         assert_eq!(
             text,
-            "<NUM> <NUM> <NUM> INFO dfs.DataNode$PacketResponder: PacketResponder <NUM> for block <ID> terminating"
+            "<NUM> INFO dfs.DataNode$PacketResponder : PacketResponder <NUM> for block <ID> terminating"
         );
         assert_eq!(content("[warn] disk almost full").1, Some(Level::Warn));
         assert_eq!(content("error: cannot open file").1, Some(Level::Error));

@@ -17,6 +17,7 @@ mod id;
 mod json;
 mod level;
 pub mod mask;
+mod plain;
 mod registry;
 mod signals;
 mod snapshot;

@@ -250,6 +250,23 @@ fn sep(out: &mut String, first: &mut bool, glue: bool) {
     *first = false;
 }
 
+/// The one mask that names a whole variable: what a single masker makes
+/// of all of it, else the wildcard.
+pub(crate) fn mask_name(value: &str, cfg: &MaskConfig) -> &'static str {
+    let b = value.as_bytes();
+    let shape = Shape::of(b);
+    if shape.colons > 0 {
+        if cfg.ts && is_timestamp(b) {
+            return Mask::Ts.as_str();
+        }
+        if cfg.ip && is_ipv4(b) {
+            return Mask::Ip.as_str();
+        }
+        return crate::drain::WILDCARD;
+    }
+    classify_part(b, &shape, cfg).map_or(crate::drain::WILDCARD, Mask::as_str)
+}
+
 fn mask_segment(seg: &str, cfg: &MaskConfig, out: &mut String) {
     let b = seg.as_bytes();
     // Sentence punctuation after a value ("took 12ms." "port 80:") is not

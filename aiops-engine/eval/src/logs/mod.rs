@@ -344,6 +344,7 @@ fn judge(
         timed_lines,
         cpu_seconds,
     };
+    writeln!(print, "data: {}", crate::provenance::log_file(&args.truth))?;
     print_report(&report, print)?;
     Ok(report)
 }

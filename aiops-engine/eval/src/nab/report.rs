@@ -121,7 +121,7 @@ pub fn print(out: &mut impl Write, evaluation: &Evaluation) -> io::Result<()> {
         writeln!(out, "{} at threshold {:.6}:", p.profile.name, p.threshold)?;
         writeln!(
             out,
-            "{:<24} {:>5} {:>7} {:>7} {:>6} {:>8} {:>8} {:>9} {:>7}",
+            "{:<24} {:>5} {:>7} {:>7} {:>6} {:>8} {:>8} {:>9} {:>7}  data",
             "category", "files", "rows", "windows", "found", "tp rows", "fp rows", "raw", "score"
         )?;
         for (name, c) in categories(evaluation, p) {
@@ -130,7 +130,7 @@ pub fn print(out: &mut impl Write, evaluation: &Evaluation) -> io::Result<()> {
                 .map_or_else(|| "-".to_string(), |n| format!("{n:.2}"));
             writeln!(
                 out,
-                "{:<24} {:>5} {:>7} {:>7} {:>6} {:>8} {:>8} {:>9.3} {:>7}",
+                "{:<24} {:>5} {:>7} {:>7} {:>6} {:>8} {:>8} {:>9.3} {:>7}  {}",
                 name,
                 c.files,
                 c.rows,
@@ -139,7 +139,8 @@ pub fn print(out: &mut impl Write, evaluation: &Evaluation) -> io::Result<()> {
                 c.tp_rows,
                 c.fp_rows,
                 c.raw,
-                normalized
+                normalized,
+                crate::provenance::nab_category(&name)
             )?;
         }
     }
