@@ -29,7 +29,8 @@ venv="$data/venv-drain3"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release -q -p aiops-eval --bin aiops-eval --manifest-path "$root/Cargo.toml"
+# without `rca` (polars): mining needs none of it
+cargo build --release -q -p aiops-eval --no-default-features --bin aiops-eval --manifest-path "$root/Cargo.toml"
 ours="$root/target/release/aiops-eval"
 
 if [ ! -x "$venv/bin/python" ]; then

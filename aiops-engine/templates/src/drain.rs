@@ -112,6 +112,9 @@ pub(crate) struct Cluster {
     /// Bit `i` set: token `i` (of the first 64) is a `key=value`; lets the
     /// match skip the other-field test for plain words.
     pub keyed: u64,
+    /// Bit `i` set: token `i` (of the first 64) is a word, which a line
+    /// must match exactly (see [`word_tokens`]).
+    pub words: u64,
     /// The tree keys below the token-count node that lead to this template.
     pub path: Vec<Box<str>>,
     pub leaf: u32,
@@ -123,6 +126,18 @@ pub(crate) struct Cluster {
     /// The most severe level among its lines.
     pub level: Level,
     pub exemplars: Vec<Box<str>>,
+}
+
+/// Which of the first 64 tokens are words (see [`Cluster::words`]); past
+/// 64, [`kind_of`] decides token by token.
+pub(crate) fn word_tokens(text: &str, spans: &[(u32, u32)]) -> u64 {
+    let mut mask = 0u64;
+    for (i, &(s, e)) in spans.iter().take(64).enumerate() {
+        if kind_of(&text.as_bytes()[s as usize..e as usize]) == Kind::Word {
+            mask |= 1 << i;
+        }
+    }
+    mask
 }
 
 /// Which of the first 64 tokens are `key=value` (see [`Cluster::keyed`]);
@@ -372,6 +387,10 @@ impl Miner {
         tok: impl Fn(usize) -> &'t str,
     ) -> Option<(u32, bool)> {
         let mut best: Option<(u32, usize, usize)> = None;
+        // which of the line's tokens are words, looked at only where a
+        // template differs, and once
+        let mut looked = 0u64;
+        let mut line_words = 0u64;
         for &slot in &self.nodes[leaf as usize].clusters {
             let Some(c) = self.clusters[slot as usize].as_ref() else {
                 continue;
@@ -402,9 +421,20 @@ impl Miner {
                         // a word is the statement's own text: where one
                         // differs, so does the statement; values and
                         // dotted names may differ
-                        if kind_of(c.token_bytes(i)) == Kind::Word
-                            || kind_of(tok(i).as_bytes()) == Kind::Word
-                        {
+                        let word = if i < 64 {
+                            let bit = 1u64 << i;
+                            if looked & bit == 0 {
+                                looked |= bit;
+                                if kind_of(tok(i).as_bytes()) == Kind::Word {
+                                    line_words |= bit;
+                                }
+                            }
+                            (c.words | line_words) & bit != 0
+                        } else {
+                            kind_of(c.token_bytes(i)) == Kind::Word
+                                || kind_of(tok(i).as_bytes()) == Kind::Word
+                        };
+                        if word {
                             refused = true;
                             break;
                         }
@@ -464,6 +494,7 @@ impl Miner {
             spans.push((s, text.len() as u32));
         }
         c.keyed = keyed_tokens(&text, &spans);
+        c.words = word_tokens(&text, &spans);
         c.text = Arc::from(text);
         c.spans = spans;
         self.stats.generalisations += 1;
@@ -495,6 +526,7 @@ impl Miner {
             text,
             spans: spans.to_vec(),
             keyed: keyed_tokens(content, spans),
+            words: word_tokens(content, spans),
             path,
             leaf: 0,
             count: 0,

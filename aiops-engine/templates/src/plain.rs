@@ -71,23 +71,6 @@ fn is_host_port(s: &[u8]) -> bool {
             .all(|seg| !seg.is_empty() && seg.iter().all(|&b| is_name_byte(b)))
 }
 
-/// Made of hex digits and `. : -` only, with a digit, and either starting
-/// with a digit, or long, or with two separators: numbers, IP and MAC
-/// addresses, hex ids, dates, times, versions.
-fn is_number_like(s: &[u8]) -> bool {
-    let mut digit = false;
-    let mut separators = 0;
-    for &b in s {
-        match b {
-            b'0'..=b'9' => digit = true,
-            b'a'..=b'f' | b'A'..=b'F' => {}
-            b'.' | b':' | b'-' => separators += 1,
-            _ => return false,
-        }
-    }
-    digit && (s.first().is_some_and(u8::is_ascii_digit) || s.len() >= 8 || separators >= 2)
-}
-
 /// Letters then one to three digits, six bytes at most: `eth1`, `ee0`,
 /// `IPV6`, `SOCKS5` name things rather than vary.
 fn is_short_name(s: &[u8]) -> bool {
@@ -118,18 +101,98 @@ pub(crate) fn is_dotted(s: &[u8]) -> bool {
     !capitals
 }
 
+/// What the shape tests need to know about some bytes, in one pass: most
+/// tokens are plain words, and one look rules every shape out.
+#[derive(Clone, Copy, Default)]
+struct Bytes {
+    digit: bool,
+    /// A byte outside hex digits and `. : -`.
+    not_number: bool,
+    /// `.`, `:` and `-`.
+    separators: u32,
+    dots: u32,
+    colon: bool,
+    /// A `/` that is not the last byte.
+    path: bool,
+}
+
+const DIGIT: u8 = 1;
+const DOT: u8 = 2;
+const COLON: u8 = 4;
+const DASH: u8 = 8;
+const SLASH: u8 = 16;
+/// Anything but hex digits and `. : -` (a `/` is both).
+const NOT_NUMBER: u8 = 32;
+
+/// Byte classes, looked up: this runs over every byte of every plain line.
+static CLASS: [u8; 256] = {
+    let mut t = [NOT_NUMBER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = match c {
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'f' | b'A'..=b'F' => 0,
+            b'.' => DOT,
+            b':' => COLON,
+            b'-' => DASH,
+            b'/' => SLASH | NOT_NUMBER,
+            _ => NOT_NUMBER,
+        };
+        i += 1;
+    }
+    t
+};
+
+impl Bytes {
+    fn of(s: &[u8]) -> Bytes {
+        let mut flags = 0u8;
+        let mut separators = 0u32;
+        let mut dots = 0u32;
+        for &c in s {
+            let k = CLASS[c as usize];
+            flags |= k;
+            separators += u32::from(k & (DOT | COLON | DASH) != 0);
+            dots += u32::from(k & DOT != 0);
+        }
+        Bytes {
+            digit: flags & DIGIT != 0,
+            not_number: flags & NOT_NUMBER != 0,
+            separators,
+            dots,
+            colon: flags & COLON != 0,
+            path: flags & SLASH != 0 && is_path(s),
+        }
+    }
+
+    /// A whole token that is one value: a path, a `host:port`, or made
+    /// of hex digits and `. : -` only, with a digit, and either starting
+    /// with a digit, or long, or with two separators (numbers, IP and MAC
+    /// addresses, hex ids, dates, times, versions).
+    fn whole_value(&self, s: &[u8]) -> bool {
+        self.path
+            || (!self.not_number
+                && self.digit
+                && (s.first().is_some_and(u8::is_ascii_digit)
+                    || s.len() >= 8
+                    || self.separators >= 2))
+            || (self.colon && self.dots > 0 && self.digit && is_host_port(s))
+    }
+}
+
 fn piece_kind(p: &[u8]) -> Kind {
-    if p.iter().any(u8::is_ascii_digit) {
+    let b = Bytes::of(p);
+    if b.digit {
         return if is_short_name(p) {
             Kind::Word
         } else {
             Kind::Var
         };
     }
-    if is_path(p) {
+    if b.path {
         return Kind::Var;
     }
-    if is_dotted(p) {
+    if b.dots >= 2 && is_dotted(p) {
         return Kind::Soft;
     }
     Kind::Word
@@ -158,8 +221,15 @@ impl Tokens<'_> {
     /// Appends a token, unless it is a unit after a value or a value after
     /// a value.
     fn push(&mut self, text: &str, kind: Kind) {
+        self.push_parts(["", text, ""], kind);
+    }
+
+    /// As [`Tokens::push`], the token written from parts, the last one
+    /// without its colons (no allocation per token).
+    fn push_parts(&mut self, [lead, text, trail]: [&str; 3], kind: Kind) {
         let last = self.kinds.last().copied();
-        if kind == Kind::Word && last == Some(Kind::Var) {
+        // units are short: "minutes," is the longest worth a look
+        if kind == Kind::Word && last == Some(Kind::Var) && text.len() <= 9 {
             let bare = text.trim_matches(|c| matches!(c, ',' | ';' | '.' | ')' | ']' | '}'));
             if UNITS.contains(&bare) {
                 return;
@@ -180,7 +250,15 @@ impl Tokens<'_> {
             self.out.push(' ');
         }
         let start = self.out.len() as u32;
+        self.out.push_str(lead);
         self.out.push_str(text);
+        if trail.contains(':') {
+            for part in trail.split(':') {
+                self.out.push_str(part);
+            }
+        } else {
+            self.out.push_str(trail);
+        }
         self.spans.push((start, self.out.len() as u32));
         self.kinds.push(kind);
     }
@@ -239,13 +317,17 @@ fn token(raw: &str, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
         end -= 1;
     }
     let core = &b[lead..end];
-    if !core.is_empty() && (is_path(core) || is_host_port(core) || is_number_like(core)) {
+    if !core.is_empty() && Bytes::of(core).whole_value(core) {
         push_var(
             &raw[..lead],
             var_name(&raw[lead..end], masks),
             &raw[end..],
             tokens,
         );
+        return;
+    }
+    if !b.iter().any(|&c| c == b'=' || c == b':') {
+        piece(raw, masks, tokens);
         return;
     }
     let mut from = 0;
@@ -301,12 +383,7 @@ fn is_trail(c: u8) -> bool {
 /// colons after it are tokens of their own (`port 80:`), as a split
 /// would make them.
 fn push_var(lead: &str, name: &str, trail: &str, tokens: &mut Tokens<'_>) {
-    let kept: String = trail.chars().filter(|&c| c != ':').collect();
-    if lead.is_empty() && kept.is_empty() {
-        tokens.push(name, Kind::Var);
-    } else {
-        tokens.push(&format!("{lead}{name}{kept}"), Kind::Var);
-    }
+    tokens.push_parts([lead, name, trail], Kind::Var);
     for _ in trail.bytes().filter(|&c| c == b':') {
         tokens.push(":", Kind::Word);
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::drain::{Cluster, Miner, MinerConfig, MinerStats, keyed_tokens};
+use crate::drain::{Cluster, Miner, MinerConfig, MinerStats, keyed_tokens, word_tokens};
 use crate::id::TemplateId;
 use crate::level::Level;
 
@@ -196,6 +196,7 @@ impl Miner {
                 id: t.id,
                 text: Arc::from(t.template.as_str()),
                 keyed: keyed_tokens(&t.template, &spans),
+                words: word_tokens(&t.template, &spans),
                 spans,
                 path: t.path.iter().map(|p| Box::from(p.as_str())).collect(),
                 leaf: 0,
