@@ -64,11 +64,14 @@ fn is_host_port(s: &[u8]) -> bool {
     if colon == 0 || port.is_empty() || port.len() > 5 || !port.iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let host = &s[..colon];
-    host.split(|&b| b == b'.').count() >= 2
-        && host
-            .split(|&b| b == b'.')
-            .all(|seg| !seg.is_empty() && seg.iter().all(|&b| is_name_byte(b)))
+    let mut names = 0;
+    for name in s[..colon].split(|&b| b == b'.') {
+        if name.is_empty() || !name.iter().all(|&b| is_name_byte(b)) {
+            return false;
+        }
+        names += 1;
+    }
+    names >= 2
 }
 
 /// Letters then one to three digits, six bytes at most: `eth1`, `ee0`,

@@ -107,7 +107,7 @@ fn choose(
 pub fn cross_validate(corpus: &Corpus, profile: &Profile) -> anyhow::Result<CrossValidation> {
     let grid = grid();
     let series: Vec<&Series> = corpus.files.iter().map(|(s, _)| s).collect();
-    let scores = detect_grid(&grid, &series);
+    let scores = detect_grid(&grid, &series)?;
     folds(&grid, &scores, corpus, profile)
 }
 
@@ -193,7 +193,7 @@ fn folds(
 }
 
 /// Every setting's scores for every file: `[grid][file][row]`.
-fn detect_grid(grid: &[NabSettings], series: &[&Series]) -> Vec<Vec<Vec<f64>>> {
+fn detect_grid(grid: &[NabSettings], series: &[&Series]) -> anyhow::Result<Vec<Vec<Vec<f64>>>> {
     let half = grid.len().div_ceil(2);
     let run = |part: &[NabSettings]| -> Vec<Vec<Vec<f64>>> {
         part.iter()
@@ -203,12 +203,11 @@ fn detect_grid(grid: &[NabSettings], series: &[&Series]) -> Vec<Vec<Vec<f64>>> {
     std::thread::scope(|scope| {
         let second = scope.spawn(|| run(&grid[half..]));
         let mut out = run(&grid[..half]);
-        // a panic in the other half is a bug in the detector: say so
-        match second.join() {
-            Ok(rest) => out.extend(rest),
-            Err(_) => panic!("the detector panicked on a NAB file"),
-        }
-        out
+        let rest = second
+            .join()
+            .map_err(|_| anyhow::anyhow!("the detector panicked on a NAB file (a bug)"))?;
+        out.extend(rest);
+        Ok(out)
     })
 }
 
