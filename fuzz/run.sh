@@ -21,7 +21,7 @@ seconds="${1:-30}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(remote_write loki_push loki_json alertmanager exposition selector detector_rules chaos_scenario notify)
+  targets=(remote_write loki_push loki_json alertmanager exposition selector detector_rules chaos_scenario notify templates)
 fi
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
