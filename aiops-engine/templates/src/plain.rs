@@ -88,17 +88,24 @@ fn is_short_name(s: &[u8]) -> bool {
 /// Two dots or more between names, the last not in capitals (a constant
 /// such as `android.intent.action.TIME_TICK` is a word).
 pub(crate) fn is_dotted(s: &[u8]) -> bool {
-    let mut segments = 0;
-    for seg in s.split(|&b| b == b'.') {
-        if seg.is_empty() || !seg.iter().all(|&b| is_name_byte(b)) {
+    let mut dots = 0;
+    let mut last_dot = None;
+    for (i, &b) in s.iter().enumerate() {
+        if b == b'.' {
+            // an empty name: a leading, trailing or doubled dot
+            if i == 0 || last_dot == Some(i - 1) || i + 1 == s.len() {
+                return false;
+            }
+            dots += 1;
+            last_dot = Some(i);
+        } else if !is_name_byte(b) {
             return false;
         }
-        segments += 1;
     }
-    if segments < 3 {
+    let Some(at) = last_dot.filter(|_| dots >= 2) else {
         return false;
-    }
-    let last = s.rsplit(|&b| b == b'.').next().unwrap_or(&[]);
+    };
+    let last = &s[at + 1..];
     let capitals =
         last.iter().any(u8::is_ascii_uppercase) && !last.iter().any(u8::is_ascii_lowercase);
     !capitals
@@ -117,6 +124,8 @@ struct Bytes {
     colon: bool,
     /// A `/` that is not the last byte.
     path: bool,
+    /// A `=` or a `:`, where a token splits.
+    separator: bool,
 }
 
 const DIGIT: u8 = 1;
@@ -124,8 +133,9 @@ const DOT: u8 = 2;
 const COLON: u8 = 4;
 const DASH: u8 = 8;
 const SLASH: u8 = 16;
-/// Anything but hex digits and `. : -` (a `/` is both).
+/// Anything but hex digits and `. : -` (a `/` and a `=` are both).
 const NOT_NUMBER: u8 = 32;
+const EQUALS: u8 = 64;
 
 /// Byte classes, looked up: this runs over every byte of every plain line.
 static CLASS: [u8; 256] = {
@@ -140,6 +150,7 @@ static CLASS: [u8; 256] = {
             b':' => COLON,
             b'-' => DASH,
             b'/' => SLASH | NOT_NUMBER,
+            b'=' => EQUALS | NOT_NUMBER,
             _ => NOT_NUMBER,
         };
         i += 1;
@@ -165,6 +176,7 @@ impl Bytes {
             dots,
             colon: flags & COLON != 0,
             path: flags & SLASH != 0 && is_path(s),
+            separator: flags & (COLON | EQUALS) != 0,
         }
     }
 
@@ -183,8 +195,7 @@ impl Bytes {
     }
 }
 
-fn piece_kind(p: &[u8]) -> Kind {
-    let b = Bytes::of(p);
+fn piece_kind(p: &[u8], b: Bytes) -> Kind {
     if b.digit {
         return if is_short_name(p) {
             Kind::Word
@@ -320,7 +331,8 @@ fn token(raw: &str, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
         end -= 1;
     }
     let core = &b[lead..end];
-    if !core.is_empty() && Bytes::of(core).whole_value(core) {
+    let shape = Bytes::of(core);
+    if !core.is_empty() && shape.whole_value(core) {
         push_var(
             &raw[..lead],
             var_name(&raw[lead..end], masks),
@@ -329,8 +341,14 @@ fn token(raw: &str, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
         );
         return;
     }
-    if !b.iter().any(|&c| c == b'=' || c == b':') {
-        piece(raw, masks, tokens);
+    // most tokens are bare words: their core is the whole token
+    let whole = if lead == 0 && end == b.len() {
+        shape
+    } else {
+        Bytes::of(b)
+    };
+    if !whole.separator {
+        piece_of(raw, whole, masks, tokens);
         return;
     }
     let mut from = 0;
@@ -349,10 +367,15 @@ fn token(raw: &str, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
 
 /// Pushes one piece.
 fn piece(text: &str, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
+    piece_of(text, Bytes::of(text.as_bytes()), masks, tokens);
+}
+
+/// Pushes one piece whose bytes were looked at.
+fn piece_of(text: &str, shape: Bytes, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
     if text.is_empty() {
         return;
     }
-    match piece_kind(text.as_bytes()) {
+    match piece_kind(text.as_bytes(), shape) {
         Kind::Var => {
             let (lead, core, trail) = around(text);
             push_var(lead, var_name(core, masks), trail, tokens);
@@ -413,6 +436,9 @@ pub(crate) fn kind_of(token: &[u8]) -> Kind {
 /// `<*>`, `<NUM>`, `(<PATH>),`...: the texts a variable is written as,
 /// with the punctuation around it.
 pub(crate) fn is_mask(token: &[u8]) -> bool {
+    if !token.contains(&b'<') {
+        return false;
+    }
     let lead = token.iter().take_while(|&&c| is_lead(c)).count();
     let trail = token[lead..]
         .iter()
