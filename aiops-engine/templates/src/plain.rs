@@ -39,11 +39,6 @@ const UNITS: [&str; 22] = [
 ];
 
 #[inline]
-fn is_space(b: u8) -> bool {
-    b <= b' ' || b == 0x7f
-}
-
-#[inline]
 fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
@@ -136,6 +131,10 @@ const SLASH: u8 = 16;
 /// Anything but hex digits and `. : -` (a `/` and a `=` are both).
 const NOT_NUMBER: u8 = 32;
 const EQUALS: u8 = 64;
+/// Where tokens end: ASCII space and every control byte.
+const SPACE: u8 = 128;
+/// A token with none of these is a bare word, whatever else it holds.
+const SHAPED: u8 = DIGIT | DOT | COLON | SLASH | EQUALS;
 
 /// Byte classes, looked up: this runs over every byte of every plain line.
 static CLASS: [u8; 256] = {
@@ -151,6 +150,7 @@ static CLASS: [u8; 256] = {
             b'-' => DASH,
             b'/' => SLASH | NOT_NUMBER,
             b'=' => EQUALS | NOT_NUMBER,
+            0..=b' ' | 0x7f => SPACE,
             _ => NOT_NUMBER,
         };
         i += 1;
@@ -308,16 +308,30 @@ pub(crate) fn tokenize(
     let b = line.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        while i < b.len() && is_space(b[i]) {
+        while i < b.len() && CLASS[b[i] as usize] == SPACE {
             i += 1;
         }
         let start = i;
-        while i < b.len() && !is_space(b[i]) {
+        let mut seen = 0u8;
+        while i < b.len() {
+            let k = CLASS[b[i] as usize];
+            if k == SPACE {
+                break;
+            }
+            seen |= k;
             i += 1;
         }
-        if start < i {
-            // spaces are ASCII: the slice keeps UTF-8 intact
-            token(&line[start..i], masks, &mut tokens);
+        if start == i {
+            continue;
+        }
+        // spaces are ASCII: the slice keeps UTF-8 intact
+        let raw = &line[start..i];
+        if seen & SHAPED == 0 {
+            // no digit, dot, colon, slash or equals sign: no value, no
+            // dotted name, nothing to split
+            tokens.push(raw, Kind::Word);
+        } else {
+            token(raw, masks, &mut tokens);
         }
     }
 }
