@@ -339,24 +339,14 @@ pub(crate) fn tokenize(
 /// One whitespace-separated token.
 fn token(raw: &str, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
     let b = raw.as_bytes();
-    let lead = b.iter().take_while(|&&c| is_lead(c)).count();
-    let mut end = b.len();
-    while end > lead && is_trail(b[end - 1]) {
-        end -= 1;
-    }
-    let core = &b[lead..end];
-    let shape = Bytes::of(core);
-    if !core.is_empty() && shape.whole_value(core) {
-        push_var(
-            &raw[..lead],
-            var_name(&raw[lead..end], masks),
-            &raw[end..],
-            tokens,
-        );
+    let (lead, core, trail) = around(raw);
+    let shape = Bytes::of(core.as_bytes());
+    if !core.is_empty() && shape.whole_value(core.as_bytes()) {
+        push_var(lead, var_name(core, masks), trail, tokens);
         return;
     }
     // most tokens are bare words: their core is the whole token
-    let whole = if lead == 0 && end == b.len() {
+    let whole = if core.len() == raw.len() {
         shape
     } else {
         Bytes::of(b)

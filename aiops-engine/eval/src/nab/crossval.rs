@@ -77,24 +77,32 @@ pub struct CrossValidation {
 
 /// The best settings on `files` (indices into the corpus): the index into
 /// the grid, the threshold and the normalised score.
-fn choose(
-    scores: &[Vec<Vec<f64>>],
-    corpus: &Corpus,
+fn choose<'a>(
+    scores: &'a [Vec<Vec<f64>>],
+    corpus: &'a Corpus,
     files: &[usize],
     costs: Costs,
 ) -> (usize, f64, f64) {
     let mut best = (0, 1.1, f64::NEG_INFINITY);
     let windows: usize = files.iter().map(|&i| corpus.files[i].1.len()).sum();
-    for (g, per_file) in scores.iter().enumerate() {
-        let inputs: Vec<FileInput<'_>> = files
+    let inputs_of = |per_file: &'a [Vec<f64>]| -> Vec<FileInput<'a>> {
+        files
             .iter()
             .map(|&i| FileInput {
                 scores: &per_file[i],
                 windows: &corpus.files[i].1,
             })
-            .collect();
+            .collect()
+    };
+    // the null detector reads only the files' lengths and windows: the
+    // same for every setting
+    let null = match scores.first() {
+        Some(per_file) => score::null_score(&inputs_of(per_file), costs),
+        None => return best,
+    };
+    for (g, per_file) in scores.iter().enumerate() {
+        let inputs = inputs_of(per_file);
         let optimum = score::optimize(&inputs, costs);
-        let null = score::null_score(&inputs, costs);
         let normalized = score::normalize(optimum.score, null, costs.tp * windows as f64);
         if normalized > best.2 {
             best = (g, optimum.threshold, normalized);

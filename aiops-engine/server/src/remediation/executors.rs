@@ -39,6 +39,21 @@ pub struct Kubernetes {
 
 #[cfg(feature = "kubernetes")]
 impl Kubernetes {
+    /// The API connection, made at the first use.
+    async fn target(&self) -> Result<&aiops_kube::KubeTarget, aiops_kube::KubeError> {
+        self.target
+            .get_or_try_init(|| aiops_kube::KubeTarget::connect(&self.namespace, &self.allowed))
+            .await
+    }
+
+    /// The git setup an action goes through instead of the API: a
+    /// roll-back (or its undoing) where Argo CD owns the cluster.
+    fn through_git(&self, action: &str) -> Option<&crate::config::GitOpsConfig> {
+        self.gitops
+            .as_ref()
+            .filter(|_| matches!(action, "rollback" | "undo-rollback"))
+    }
+
     /// Uses this connection instead of inferring one at the first action.
     #[cfg(test)]
     pub(crate) fn connect_to(&self, target: aiops_kube::KubeTarget) {
@@ -127,18 +142,11 @@ impl Executor {
         #[cfg(feature = "kubernetes")]
         if let Executor::Kubernetes(k) = self {
             let service = record.service.as_deref()?;
-            if k.gitops.is_some() && matches!(record.action.as_str(), "rollback" | "undo-rollback")
-            {
+            if k.through_git(&record.action).is_some() {
                 return None;
             }
             let change = change_of(record).ok()?;
-            let planned = async {
-                let target = k
-                    .target
-                    .get_or_try_init(|| aiops_kube::KubeTarget::connect(&k.namespace, &k.allowed))
-                    .await?;
-                target.plan(service, &change).await
-            };
+            let planned = async { k.target().await?.plan(service, &change).await };
             let text = match tokio::time::timeout(DRY_RUN, planned).await {
                 Ok(Ok(lines)) if lines.is_empty() => {
                     "dry run (dryRun=All): the api server would change no field".to_owned()
@@ -196,16 +204,10 @@ impl Executor {
             }
             #[cfg(feature = "kubernetes")]
             Executor::Kubernetes(k) => {
-                if let Some(gitops) = &k.gitops
-                    && matches!(action, "rollback" | "undo-rollback")
-                {
+                if let Some(gitops) = k.through_git(action) {
                     return git_roll_back(gitops, service).await;
                 }
-                let target = k
-                    .target
-                    .get_or_try_init(|| aiops_kube::KubeTarget::connect(&k.namespace, &k.allowed))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let target = k.target().await.map_err(|e| e.to_string())?;
                 kubernetes(target, record, service).await
             }
         }
