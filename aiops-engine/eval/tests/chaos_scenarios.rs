@@ -106,3 +106,34 @@ fn the_check_set_is_apart_from_the_tuning_set() {
         .collect();
     assert!(steps.contains(&0.4) && steps.contains(&1.8), "{steps:?}");
 }
+
+/// The root-cause set records cases on faults neither other set has:
+/// no service and kind repeated from either, no name shared.
+#[test]
+fn the_root_cause_set_repeats_no_fault_of_the_other_sets() {
+    let rca = load_dir("chaos-rca");
+    assert!(rca.len() >= 8, "{} root-cause scenarios", rca.len());
+    let others: Vec<scenario::Scenario> = [load_dir("chaos"), load_dir("chaos-check")].concat();
+    let names: BTreeSet<&str> = others.iter().map(|s| s.name.as_str()).collect();
+    let faults: BTreeSet<(String, String)> = others
+        .iter()
+        .flat_map(|s| s.faults.iter().map(|f| (f.service.clone(), f.kind.clone())))
+        .collect();
+    for s in &rca {
+        assert!(
+            !names.contains(s.name.as_str()),
+            "{} is in another set",
+            s.name
+        );
+        assert_eq!(s.faults.len(), 1, "{}: one fault, one case", s.name);
+        for f in &s.faults {
+            assert!(
+                !faults.contains(&(f.service.clone(), f.kind.clone())),
+                "{}: {} with {} is in another set",
+                s.name,
+                f.service,
+                f.kind
+            );
+        }
+    }
+}

@@ -218,7 +218,7 @@ fn figures_follow_the_ranks_when_some_cases_miss() {
             .unwrap();
     }
     let cases = dir.path().to_str().unwrap();
-    let plain = run(&["--cases", cases, "--no-shared-shift"]);
+    let plain = run(&["--cases", cases, "--without", "shared-shift"]);
     let summary = &plain.result.unwrap()[0];
     let ranks: Vec<Option<u64>> = plain
         .lines
@@ -305,4 +305,53 @@ fn a_folder_of_other_files_beside_the_cases_is_passed_over() {
     );
     assert_eq!(summary.failed, 0, "{summary:?}");
     assert!(run.log.contains("skipped logs"), "{}", run.log);
+}
+
+#[test]
+fn ablation_weighs_every_departure_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    good_cases(dir.path());
+    let cases = dir.path().to_str().unwrap();
+    let run = run(&["--cases", cases, "--ablate"]);
+    let summaries = run.result.unwrap();
+    let labels: Vec<&str> = summaries.iter().map(|s| s.method.as_str()).collect();
+    assert_eq!(labels.len(), 14, "{labels:?}");
+    for label in [
+        "baro",
+        "baro-rcaeval",
+        "baro-without-absolute",
+        "baro-without-fill-limit",
+        "baro-rcaeval+shared-shift",
+        "baro-rcaeval+keep-constant",
+    ] {
+        assert!(labels.contains(&label), "{label} not in {labels:?}");
+    }
+    // every variant ranked every case
+    assert!(summaries.iter().all(|s| s.ranked == 10 && s.failed == 0));
+    assert!(
+        run.log.contains("| shared-shift | "),
+        "no ablation table in: {}",
+        run.log
+    );
+    // each case has one line per variant
+    let per_case = run.lines.iter().filter(|l| l.get("case").is_some()).count();
+    assert_eq!(per_case, 10 * 14);
+}
+
+#[test]
+fn departures_are_switched_off_by_name_and_an_unknown_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    good_cases(dir.path());
+    let cases = dir.path().to_str().unwrap();
+    let run = run(&["--cases", cases, "--without", "absolute,peer-scale"]);
+    assert_eq!(
+        run.result.unwrap()[0].method,
+        "baro-without-absolute+peer-scale"
+    );
+    let err = Cli::try_parse_from(["aiops-eval", "rca", "--cases", cases, "--without", "signed"])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("unknown departure \"signed\""), "{err}");
+    assert!(err.contains("fill-limit"), "{err}");
 }

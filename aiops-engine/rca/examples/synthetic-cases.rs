@@ -1,8 +1,9 @@
 //! Writes a suite of synthetic incidents in RCAEval's layout
 //! (`<root>_<fault>_<n>/data.csv` + `inject_time.txt`) for `aiops eval
-//! rca`: 3 to 7 services, latency or error faults of varied size in a
-//! varied service, weaker symptoms in its callers, noise, and a load step
-//! in every service in half of them.
+//! rca`: 3 to 7 services, a fault of varied kind (delay, errors, a
+//! stopped service, a CPU burn, a memory leak) and size in a varied
+//! service, weaker symptoms in its callers, noise, and a load step in
+//! every service in half of them.
 //!
 //! `cargo run --release -p aiops-rca --example synthetic-cases -- <dir> [cases] [seed] [noise] [propagation]`
 //!
@@ -52,14 +53,14 @@ fn main() {
             (z ^ (z >> 31)) % n
         };
         let services = 3 + pick(1, 5) as usize;
-        let fault = if pick(2, 2) == 0 {
-            Fault::Latency
-        } else {
-            Fault::Errors
-        };
+        let fault = Fault::ALL[pick(2, Fault::ALL.len() as u64) as usize];
+        let step = pick(3, 8) as f64;
         let size = match fault {
-            Fault::Latency => 0.5 + 0.25 * pick(3, 8) as f64,
-            Fault::Errors => 0.02 + 0.02 * pick(3, 8) as f64,
+            Fault::Latency => 0.5 + 0.25 * step,
+            Fault::Errors => 0.02 + 0.02 * step,
+            Fault::Stop => 0.3 + 0.1 * step,
+            Fault::Cpu => 0.2 + 0.1 * step,
+            Fault::Leak => 0.1 + 0.05 * step,
         };
         let scenario = Scenario {
             services,
@@ -77,11 +78,7 @@ fn main() {
             ..Scenario::default()
         };
         let case = scenario.generate();
-        let kind = match fault {
-            Fault::Latency => "delay",
-            Fault::Errors => "errors",
-        };
-        let path = dir.join(format!("{}_{kind}_{i}", case.root));
+        let path = dir.join(format!("{}_{}_{i}", case.root, fault.name()));
         if let Err(e) = case.write_rcaeval(&path) {
             eprintln!("synthetic-cases: {}: {e}", path.display());
             std::process::exit(1);

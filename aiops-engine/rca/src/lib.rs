@@ -35,7 +35,8 @@
 //! ```
 //!
 //! Where this differs from RCAEval (`RCAEval/e2e/baro.py`, `nsigma` in
-//! `RCAEval/e2e/__init__.py`, `RCAEval/io/time_series.py`, `main.py`):
+//! `RCAEval/e2e/__init__.py`, `RCAEval/io/time_series.py`, `main.py`),
+//! each scoring departure on a switch of its own ([`Departure`]):
 //! - the score is the largest *absolute* deviation after the onset, not
 //!   the largest signed one, so falls (a stopped service's rate and CPU)
 //!   count;
@@ -56,6 +57,7 @@
 pub mod align;
 pub mod baseline;
 pub mod csv;
+pub mod departures;
 pub mod error;
 pub mod frame;
 pub mod rank;
@@ -69,6 +71,7 @@ use serde::Serialize;
 pub use align::{AlignOptions, SeriesInput};
 pub use baseline::{Baseline, Scale};
 pub use csv::CsvOptions;
+pub use departures::{Departure, Departures};
 pub use error::{RcaError, Result};
 pub use frame::{ColumnKey, DroppedColumn, MetricFrame};
 pub use rank::{RankOptions, Ranking, ServiceScore, rank};

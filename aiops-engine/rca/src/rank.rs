@@ -16,10 +16,10 @@
 //!   post-onset value is measured from whichever of the old and the moved
 //!   level is nearer: a load step then scores little, while a service that
 //!   held still as the others moved scores no more than before.
-//!   [`RankOptions::shared_shift`] turns it off;
+//!   [`Departure::SharedShift`] in [`RankOptions::departures`];
 //! - the peer scale: a column with no IQR of its own is not scaled finer
 //!   than the same metric's median pre-onset excursion elsewhere (see
-//!   [`crate::score::PeerScale`]).
+//!   [`crate::score::PeerScale`]), [`Departure::PeerScale`].
 
 use std::collections::BTreeMap;
 
@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use crate::Method;
 use crate::baseline::{Baseline, Scale, learn, negligible, post_center};
+use crate::departures::{Departure, Departures};
 use crate::error::{RcaError, Result};
 use crate::frame::{ColumnKey, DroppedColumn, MetricFrame};
 use crate::score::{MetricScore, PeerScale, Peers, Scan, SharedShift, scan};
@@ -51,12 +52,9 @@ pub struct RankOptions {
     /// Fewer rows than this before the onset is an error, and a column
     /// with fewer values than this there is skipped.
     pub min_pre_rows: usize,
-    pub shared_shift: bool,
-    /// Score exactly as RCAEval does instead (see [`crate::rcaeval`]):
-    /// signed scores, sklearn's scale of 1 where it is 0, columns constant
-    /// in either window left out, no shared shift or peer scale. For
-    /// measuring what the departures are worth, not for the engine.
-    pub rcaeval: bool,
+    /// Where the scoring departs from RCAEval's; [`Departures::none()`]
+    /// scores exactly as RCAEval does, for measuring what each is worth.
+    pub departures: Departures,
     /// Metrics kept per service in the ranking (the strongest).
     pub metrics_per_service: usize,
 }
@@ -67,8 +65,7 @@ impl Default for RankOptions {
             max_pre_rows: None,
             max_post_rows: None,
             min_pre_rows: 5,
-            shared_shift: true,
-            rcaeval: false,
+            departures: Departures::default(),
             metrics_per_service: 5,
         }
     }
@@ -156,6 +153,7 @@ pub fn rank(
     let pre_start = (split - pre_rows) as i64;
     let post_time = time.slice(split as i64, post_rows);
 
+    let departures = options.departures;
     let mut skipped = frame.dropped().to_vec();
     let mut learnt = Vec::with_capacity(frame.keys().len());
     for key in frame.keys() {
@@ -177,7 +175,9 @@ pub fn rank(
             });
             continue;
         }
-        if options.rcaeval && (crate::rcaeval::constant(&pre) || crate::rcaeval::constant(&post)) {
+        if !departures.has(Departure::KeepConstant)
+            && (crate::rcaeval::constant(&pre) || crate::rcaeval::constant(&post))
+        {
             skipped.push(DroppedColumn {
                 column: key.column_name(),
                 reason:
@@ -200,15 +200,15 @@ pub fn rank(
         });
     }
 
-    let shifts = if options.shared_shift && !options.rcaeval {
+    let shifts = if departures.has(Departure::SharedShift) {
         shared_shifts(&learnt)
     } else {
         BTreeMap::new()
     };
-    let peer_scales = if options.rcaeval {
-        BTreeMap::new()
-    } else {
+    let peer_scales = if departures.has(Departure::PeerScale) {
         peer_scales(&learnt)
+    } else {
+        BTreeMap::new()
     };
 
     let mut by_service: BTreeMap<&str, Vec<MetricScore>> = BTreeMap::new();
@@ -219,26 +219,16 @@ pub fn rank(
             shift: shifts.get(metric).copied(),
             scale: peer_scales.get(metric).copied(),
         };
-        let scanned = if options.rcaeval {
-            crate::rcaeval::scan(
-                method,
-                &name,
-                &column.key.metric,
-                column.baseline,
-                &column.post,
-                &post_time,
-            )
-        } else {
-            scan(
-                method,
-                &name,
-                &column.key.metric,
-                column.baseline,
-                peers,
-                &column.post,
-                &post_time,
-            )
-        };
+        let scanned = scan(
+            method,
+            departures,
+            &name,
+            &column.key.metric,
+            column.baseline,
+            peers,
+            &column.post,
+            &post_time,
+        );
         match scanned {
             Some(Scan::Scored(score)) => by_service
                 .entry(column.key.service.as_str())

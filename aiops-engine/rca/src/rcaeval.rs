@@ -1,15 +1,12 @@
-//! RCAEval's own scoring, kept to measure this crate's departures from
-//! it on the same cases (`RankOptions::rcaeval`): sklearn's scalers
-//! (a scale under 10 machine epsilons becomes 1, the column's own units),
-//! the largest *signed* score after the onset, and no look across
-//! services. Columns constant within either window are left out by the
-//! caller, as RCAEval's per-window `drop_constant` does.
+//! RCAEval's own pieces of scoring, used where a [`crate::Departure`]
+//! is switched off: sklearn's scalers (a scale under 10 machine
+//! epsilons becomes 1, the column's own units) and pandas'
+//! `drop_constant` of columns constant within a window.
 
 use polars::prelude::*;
 
 use crate::Method;
 use crate::baseline::{Baseline, Scale};
-use crate::score::{Direction, MetricScore, Scan};
 
 /// sklearn's `_handle_zeros_in_scale`: `scale < 10 * eps` is replaced by 1.
 fn sklearn_scale(scale: f64) -> Option<f64> {
@@ -26,14 +23,10 @@ pub(crate) fn constant(values: &Float64Chunked) -> bool {
     present.all(|v| v == first)
 }
 
-pub(crate) fn scan(
-    method: Method,
-    column: &str,
-    metric: &str,
-    mut baseline: Baseline,
-    post: &Float64Chunked,
-    post_time: &Int64Chunked,
-) -> Option<Scan> {
+/// The baseline as sklearn's scaler would divide by: the IQR (BARO) or
+/// standard deviation (n-sigma), or 1 where that is under 10 machine
+/// epsilons, in place of this crate's excursion and change floor.
+pub(crate) fn sklearn_baseline(method: Method, mut baseline: Baseline) -> Baseline {
     let fitted = match method {
         Method::Baro => baseline.q3.zip(baseline.q1).map(|(q3, q1)| q3 - q1),
         Method::Nsigma => Some(baseline.std),
@@ -51,35 +44,5 @@ pub(crate) fn scan(
             baseline.scale_kind = Scale::Unit;
         }
     }
-    let (extreme, extreme_ms) = post
-        .iter()
-        .zip(post_time.iter())
-        .filter_map(|(v, t)| v.zip(t))
-        .fold(None, |best: Option<(f64, i64)>, (v, t)| match best {
-            Some((b, _)) if b >= v => best,
-            _ => Some((v, t)),
-        })?;
-    let deviation = (extreme - baseline.center) / baseline.scale;
-    let mut score = MetricScore {
-        column: column.to_owned(),
-        metric: metric.to_owned(),
-        expected: baseline.center,
-        baseline,
-        shared_shift: None,
-        peer_scale: None,
-        extreme,
-        extreme_ms,
-        direction: if deviation >= 0.0 {
-            Direction::Up
-        } else {
-            Direction::Down
-        },
-        deviation,
-        raw_deviation: deviation,
-        score: deviation,
-        post_points: post.len() - post.null_count(),
-        reason: String::new(),
-    };
-    score.reason = crate::reason::explain(method, &score);
-    Some(Scan::Scored(Box::new(score)))
+    baseline
 }

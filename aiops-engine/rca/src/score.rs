@@ -2,15 +2,17 @@
 //! the baseline expected, in units of the baseline's scale.
 //!
 //! RCAEval's BARO and n-sigma take the largest *signed* score
-//! (`max(zscores)`), so a drop never counts; here it is the largest
-//! absolute one, with its direction kept: a service that stops serving
-//! shows its fault as falling request rate and CPU.
+//! (`max(zscores)`), so a drop never counts; with
+//! [`Departure::Absolute`] it is the largest absolute one, with its
+//! direction kept: a service that stops serving shows its fault as
+//! falling request rate and CPU.
 
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::Method;
 use crate::baseline::{Baseline, CHANGE_FLOOR, Scale, negligible};
+use crate::departures::{Departure, Departures};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,10 +74,12 @@ pub struct MetricScore {
     pub direction: Direction,
     /// (extreme - the nearer of centre and expected) / scale.
     pub deviation: f64,
-    /// The largest |value - centre| / scale: the score the shared shift
-    /// was not allowed to explain away.
+    /// The largest |value - centre| / scale (value - centre without
+    /// [`Departure::Absolute`]): the score the shared shift was not
+    /// allowed to explain away.
     pub raw_deviation: f64,
-    /// |deviation|: what ranks the column.
+    /// |deviation| (the signed deviation without [`Departure::Absolute`]):
+    /// what ranks the column.
     pub score: f64,
     pub post_points: usize,
     pub reason: String,
@@ -88,9 +92,12 @@ pub(crate) enum Scan {
 }
 
 /// Scans `post` (with its row times) for the value farthest from the
-/// expected level. `post` has at least one value.
+/// expected level (farthest above it, without [`Departure::Absolute`]).
+/// `post` has at least one value.
+#[allow(clippy::too_many_arguments)] // one column's every input, each named
 pub(crate) fn scan(
     method: Method,
+    departures: Departures,
     column: &str,
     metric: &str,
     mut baseline: Baseline,
@@ -98,6 +105,12 @@ pub(crate) fn scan(
     post: &Float64Chunked,
     post_time: &Int64Chunked,
 ) -> Option<Scan> {
+    if !departures.has(Departure::ZeroScale) {
+        baseline = crate::rcaeval::sklearn_baseline(method, baseline);
+    }
+    let absolute = departures.has(Departure::Absolute);
+    // how far a deviation counts: both ways, or only up as RCAEval's max
+    let reach = |deviation: f64| if absolute { deviation.abs() } else { deviation };
     let center = baseline.center;
     let expected = match peers.shift {
         Some(shift) => center + shift.relative * center.abs(),
@@ -116,14 +129,14 @@ pub(crate) fn scan(
         }
     };
     let mut farthest: Option<(f64, i64)> = None;
-    let mut raw_farthest = 0.0f64;
+    let mut raw_farthest = f64::NEG_INFINITY;
     for (value, ts) in post.iter().zip(post_time.iter()) {
         let (Some(value), Some(ts)) = (value, ts) else {
             continue;
         };
-        raw_farthest = raw_farthest.max((value - center).abs());
+        raw_farthest = raw_farthest.max(reach(value - center));
         let farther = match farthest {
-            Some((best, _)) => explained(value).0.abs() > explained(best).0.abs(),
+            Some((best, _)) => reach(explained(value).0) > reach(explained(best).0),
             None => true,
         };
         if farther {
@@ -165,7 +178,7 @@ pub(crate) fn scan(
         direction,
         deviation,
         raw_deviation,
-        score: deviation.abs(),
+        score: reach(deviation),
         post_points: post.len() - post.null_count(),
         reason: String::new(),
     };

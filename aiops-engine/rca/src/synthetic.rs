@@ -18,6 +18,38 @@ pub enum Fault {
     Latency,
     /// The root's error ratio rises by `size` (a fraction of requests).
     Errors,
+    /// The root stops serving: its request rate and CPU fall to a
+    /// trickle, and `size` of its callers' requests (times the
+    /// propagation share) fail.
+    Stop,
+    /// The root burns `size` more cores; its latency rises by a third of
+    /// `size` times its own (a slower root, weaker than a delay fault).
+    Cpu,
+    /// The root's memory grows by `size` times its level over the
+    /// post-onset window; nothing else shows it.
+    Leak,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 5] = [
+        Fault::Latency,
+        Fault::Errors,
+        Fault::Stop,
+        Fault::Cpu,
+        Fault::Leak,
+    ];
+
+    /// The fault's name in a case folder's name, as RCAEval's
+    /// `<service>_<fault>` spells them where it has one.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Latency => "delay",
+            Fault::Errors => "errors",
+            Fault::Stop => "stop",
+            Fault::Cpu => "cpu",
+            Fault::Leak => "mem",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -153,30 +185,51 @@ impl Scenario {
             let latency = path_latency[s];
             let root_latency = path_latency[self.root.min(services - 1)];
             let cpu = 0.1 + 0.5 * noise.uniform();
-            let mut memory = 1.0e8 + 4.0e8 * noise.uniform();
+            let level = 1.0e8 + 4.0e8 * noise.uniform();
+            let mut memory = level;
             let mut series: [Vec<f64>; 5] = Default::default();
             for row in 0..rows {
                 let after = row >= self.pre_rows;
                 let load = if after { 1.0 + self.load_step } else { 1.0 };
+                let mut rate = rate * load;
+                let mut busy = cpu * (0.3 + 0.7 * load);
                 let mut p99 = latency * (1.0 + 0.02 * (load - 1.0));
                 let mut errors = if noise.uniform() < 0.03 {
                     0.002 * noise.uniform()
                 } else {
                     0.0
                 };
-                if let (true, Some(share)) = (after, share) {
+                let mut leaked = 0.0;
+                if let (true, Some(share), Some(hops)) = (after, share, hops) {
+                    let at_root = hops == 0;
                     match self.fault {
                         Fault::Latency => p99 += root_latency * self.size * share,
                         Fault::Errors => errors += self.size * share,
+                        Fault::Stop if at_root => {
+                            rate *= 0.02;
+                            busy = cpu * 0.1;
+                        }
+                        Fault::Stop => errors += self.size.min(1.0) * share,
+                        Fault::Cpu => {
+                            p99 += root_latency * self.size / 3.0 * share;
+                            if at_root {
+                                busy += self.size;
+                            }
+                        }
+                        Fault::Leak if at_root => {
+                            let into = (row - self.pre_rows + 1) as f64 / self.post_rows as f64;
+                            leaked = self.size * level * into;
+                        }
+                        Fault::Leak => {}
                     }
                 }
                 let jitter = |n: &mut Noise| 1.0 + self.noise * n.normal();
-                series[0].push((rate * load * jitter(&mut noise)).max(0.0));
+                series[0].push((rate * jitter(&mut noise)).max(0.0));
                 series[1].push((errors * jitter(&mut noise)).clamp(0.0, 1.0));
                 series[2].push((p99 * jitter(&mut noise)).max(0.0));
-                series[3].push((cpu * (0.3 + 0.7 * load) * jitter(&mut noise)).max(0.0));
+                series[3].push((busy * jitter(&mut noise)).max(0.0));
                 memory += 1.0e5 * noise.normal();
-                series[4].push(memory);
+                series[4].push(memory + leaked);
             }
             for (metric, values) in [
                 "request_rate",

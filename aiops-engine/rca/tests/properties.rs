@@ -3,7 +3,9 @@
 // helpers outside #[test] functions unwrap too: a failed setup is a failed test
 #![allow(clippy::unwrap_used)]
 
-use aiops_rca::{AlignOptions, Method, MetricFrame, RankOptions, SeriesInput, rank};
+use aiops_rca::{
+    AlignOptions, Departure, Departures, Method, MetricFrame, RankOptions, SeriesInput, rank,
+};
 use proptest::prelude::*;
 
 fn frame(columns: &[(String, Vec<f64>)]) -> MetricFrame {
@@ -35,7 +37,7 @@ fn frame(columns: &[(String, Vec<f64>)]) -> MetricFrame {
 
 fn plain() -> RankOptions {
     RankOptions {
-        shared_shift: false,
+        departures: Departures::all().without(Departure::SharedShift),
         ..RankOptions::default()
     }
 }

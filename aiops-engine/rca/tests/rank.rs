@@ -6,7 +6,8 @@
 
 use aiops_rca::synthetic::{Fault, Scenario};
 use aiops_rca::{
-    AlignOptions, Direction, Method, MetricFrame, RankOptions, RcaError, Scale, SeriesInput, rank,
+    AlignOptions, Departure, Departures, Direction, Method, MetricFrame, RankOptions, RcaError,
+    Scale, SeriesInput, rank,
 };
 
 const STEP: i64 = 1_000;
@@ -206,7 +207,7 @@ fn a_shift_every_service_shares_is_taken_out() {
     ]);
     let onset = 8 * STEP;
     let plain = RankOptions {
-        shared_shift: false,
+        departures: Departures::all().without(Departure::SharedShift),
         ..RankOptions::default()
     };
     let r = rank(&f, onset, Method::Baro, &plain).unwrap();
@@ -333,7 +334,7 @@ fn a_load_step_everywhere_does_not_outrank_the_fault() {
         };
         with_shift += usize::from(top_is_root(&s, Method::Baro, &RankOptions::default()));
         let plain = RankOptions {
-            shared_shift: false,
+            departures: Departures::all().without(Departure::SharedShift),
             ..RankOptions::default()
         };
         without += usize::from(top_is_root(&s, Method::Baro, &plain));
@@ -421,7 +422,7 @@ fn a_shared_shift_explains_moves_away_but_never_makes_one() {
 #[test]
 fn rcaeval_scoring_is_kept_for_comparison() {
     let rcaeval = RankOptions {
-        rcaeval: true,
+        departures: Departures::none(),
         ..RankOptions::default()
     };
     let blips = [0.0, 0.0, 0.01, 0.0, 0.0, 0.0, 0.02, 0.0, 0.0, 0.0, 0.0, 0.0];
@@ -456,4 +457,79 @@ fn rcaeval_scoring_is_kept_for_comparison() {
     let ours = rank(&f, 12 * STEP, Method::Baro, &RankOptions::default()).unwrap();
     let order: Vec<&str> = ours.services.iter().map(|s| s.service.as_str()).collect();
     assert_eq!(order, ["fresh", "failing", "down", "up"]);
+}
+
+/// 1-based rank of the case's root under `options`.
+fn root_position(s: &Scenario, options: &RankOptions) -> usize {
+    let case = s.generate();
+    let series = case.series();
+    let inputs: Vec<SeriesInput<'_>> = series.iter().map(|s| s.input()).collect();
+    let f = MetricFrame::from_series(
+        &inputs,
+        &AlignOptions {
+            step_ms: s.step_s * 1000,
+            origin_ms: case.inject_s * 1000,
+            max_fill_steps: 5,
+        },
+    )
+    .unwrap();
+    let r = rank(&f, case.inject_s * 1000, Method::Baro, options).unwrap();
+    r.position(&case.root).unwrap()
+}
+
+#[test]
+fn every_synthetic_fault_kind_is_found_in_its_root() {
+    // sizes well clear of the noise: the kind, not the size, is tried
+    let size = |fault: Fault| match fault {
+        Fault::Latency => 1.5,
+        Fault::Errors => 0.1,
+        Fault::Stop => 0.8,
+        Fault::Cpu => 0.8,
+        Fault::Leak => 0.4,
+    };
+    for fault in Fault::ALL {
+        for seed in 0..6 {
+            let s = Scenario {
+                size: size(fault),
+                ..scenario(seed, 4 + seed as usize % 3, fault, 0.0)
+            };
+            let position = root_position(&s, &RankOptions::default());
+            // a stopped service's fall is measured against its own noise,
+            // its callers' failures against an idle error ratio's: from the
+            // window alone the callers look worse, so a stop is only
+            // required near the top (the engine's dependency view is what
+            // puts it first)
+            let required = if fault == Fault::Stop { 3 } else { 1 };
+            assert!(
+                position <= required,
+                "{} in service {} of {} (seed {seed}) ranked {position}",
+                fault.name(),
+                s.root,
+                s.services
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stopped_services_fall_counts_only_with_absolute_scores() {
+    let s = Scenario {
+        services: 5,
+        root: 2,
+        fault: Fault::Stop,
+        size: 0.3,
+        seed: 4,
+        ..Scenario::default()
+    };
+    let absolute = root_position(&s, &RankOptions::default());
+    let signed = root_position(
+        &s,
+        &RankOptions {
+            departures: Departures::all().without(Departure::Absolute),
+            ..RankOptions::default()
+        },
+    );
+    // the root's request rate and CPU fell; nothing of it rose
+    assert!(absolute <= 2, "ranked {absolute} with absolute scores");
+    assert!(signed > absolute, "ranked {signed} with signed scores");
 }

@@ -14,7 +14,9 @@ pub mod cases;
 use std::io::Write;
 use std::path::PathBuf;
 
-use aiops_rca::{CsvOptions, Method, MetricFrame, RankOptions, Ranking, RcaError};
+use aiops_rca::{
+    CsvOptions, Departure, Departures, Method, MetricFrame, RankOptions, Ranking, RcaError,
+};
 use anyhow::bail;
 use serde::Serialize;
 use serde_json::json;
@@ -58,21 +60,152 @@ pub struct RcaArgs {
     /// `--length 20`, is 600); 0 uses every row.
     #[arg(long, default_value_t = 600)]
     pub window_rows: usize,
-    /// Score as RCAEval does, without taking out a change most services
-    /// share (a load step).
-    #[arg(long)]
-    pub no_shared_shift: bool,
+    /// Departures from RCAEval's scoring switched off, by name
+    /// (`absolute`, `zero-scale`, `keep-constant`, `peer-scale`,
+    /// `shared-shift`, `fill-limit`; see `aiops_rca::Departure`), to
+    /// measure what each is worth; methods are then named
+    /// `baro-without-<names>`.
+    #[arg(long, value_delimiter = ',')]
+    pub without: Vec<Switch>,
     /// Score exactly as RCAEval does (signed scores, a zero scale replaced
     /// by 1, columns constant in either window left out, gaps filled
-    /// forward without limit), to measure what this ranking's departures
-    /// from it are worth; methods are then named `baro-rcaeval` and
+    /// forward without limit, nothing looked at across services): every
+    /// departure off; methods are then named `baro-rcaeval` and
     /// `nsigma-rcaeval`.
     #[arg(long)]
     pub rcaeval_scoring: bool,
+    /// Weigh every departure on these cases: score with all of them, with
+    /// none (RCAEval's scoring), with all but each one and with none but
+    /// each one, then print a table of what each was worth.
+    #[arg(long, conflicts_with_all = ["without", "rcaeval_scoring"])]
+    pub ablate: bool,
     /// Columns whose name ends with this are left out; repeatable.
     /// RCAEval leaves out `_latency-50`; `--drop-suffix ''` keeps all.
     #[arg(long = "drop-suffix", default_values_t = vec!["_latency-50".to_owned()])]
     pub drop_suffix: Vec<String>,
+}
+
+/// One departure from RCAEval's way, as `--without` names it: a
+/// scoring one, or the limit on filling gaps forward when a case's CSV is
+/// read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Scoring(Departure),
+    /// Gaps filled forward for a few rows only, never set to 0
+    /// (RCAEval: `ffill()` without limit, then `fillna(0)`).
+    FillLimit,
+}
+
+impl Switch {
+    const ALL: [Switch; 6] = [
+        Switch::Scoring(Departure::Absolute),
+        Switch::Scoring(Departure::ZeroScale),
+        Switch::Scoring(Departure::KeepConstant),
+        Switch::Scoring(Departure::PeerScale),
+        Switch::Scoring(Departure::SharedShift),
+        Switch::FillLimit,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Switch::Scoring(d) => d.name(),
+            Switch::FillLimit => "fill-limit",
+        }
+    }
+}
+
+impl std::str::FromStr for Switch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "fill-limit" {
+            return Ok(Switch::FillLimit);
+        }
+        s.parse::<Departure>()
+            .map(Switch::Scoring)
+            .map_err(|e| format!("{e} or fill-limit"))
+    }
+}
+
+/// One way of scoring the cases: a method with a set of departures.
+#[derive(Debug, Clone)]
+struct Variant {
+    label: String,
+    method: Method,
+    departures: Departures,
+    fill_limit: bool,
+}
+
+impl Variant {
+    fn all(method: Method) -> Self {
+        Variant {
+            label: method.name().to_owned(),
+            method,
+            departures: Departures::all(),
+            fill_limit: true,
+        }
+    }
+
+    fn rcaeval(method: Method) -> Self {
+        Variant {
+            label: format!("{method}-rcaeval"),
+            method,
+            departures: Departures::none(),
+            fill_limit: false,
+        }
+    }
+
+    fn set(mut self, switch: Switch, on: bool) -> Self {
+        match switch {
+            Switch::Scoring(d) if on => self.departures = self.departures.with(d),
+            Switch::Scoring(d) => self.departures = self.departures.without(d),
+            Switch::FillLimit => self.fill_limit = on,
+        }
+        self
+    }
+}
+
+/// The variants `args` asks for, per method in the order given.
+fn variants(args: &RcaArgs) -> Vec<Variant> {
+    let mut methods: Vec<Method> = Vec::new();
+    for &m in &args.method {
+        if !methods.contains(&m.into()) {
+            methods.push(m.into());
+        }
+    }
+    let mut out = Vec::new();
+    for method in methods {
+        if args.ablate {
+            out.push(Variant::all(method));
+            out.push(Variant::rcaeval(method));
+            for switch in Switch::ALL {
+                let mut without = Variant::all(method).set(switch, false);
+                without.label = format!("{method}-without-{}", switch.name());
+                out.push(without);
+            }
+            for switch in Switch::ALL {
+                let mut with = Variant::rcaeval(method).set(switch, true);
+                with.label = format!("{method}-rcaeval+{}", switch.name());
+                out.push(with);
+            }
+        } else if args.rcaeval_scoring {
+            out.push(Variant::rcaeval(method));
+        } else if args.without.is_empty() {
+            out.push(Variant::all(method));
+        } else {
+            let mut names: Vec<&str> = Vec::new();
+            let mut variant = Variant::all(method);
+            for &switch in &args.without {
+                variant = variant.set(switch, false);
+                if !names.contains(&switch.name()) {
+                    names.push(switch.name());
+                }
+            }
+            variant.label = format!("{method}-without-{}", names.join("+"));
+            out.push(variant);
+        }
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -91,7 +224,8 @@ pub fn run(args: &RcaArgs) -> anyhow::Result<()> {
 }
 
 /// Runs the evaluation: JSON lines to `out`, a readable summary and the
-/// case errors to `log`. Returns the summaries (one per method).
+/// case errors to `log`. Returns the summaries (one per variant: per
+/// method, or per method and set of departures with `--ablate`).
 pub fn run_with(
     args: &RcaArgs,
     out: &mut dyn Write,
@@ -112,48 +246,42 @@ pub fn run_with(
     if found.is_empty() {
         bail!("{}: no case folders in it", args.cases.display());
     }
-    let mut methods: Vec<Method> = Vec::new();
-    for &m in &args.method {
-        if !methods.contains(&m.into()) {
-            methods.push(m.into());
-        }
-    }
-    let csv = CsvOptions {
+    let variants = variants(args);
+    let csv = |fill_limit: bool| CsvOptions {
         drop_suffixes: args
             .drop_suffix
             .iter()
             .filter(|s| !s.is_empty())
             .cloned()
             .collect(),
-        max_fill_rows: if args.rcaeval_scoring {
-            usize::MAX
-        } else {
+        max_fill_rows: if fill_limit {
             CsvOptions::default().max_fill_rows
+        } else {
+            usize::MAX
         },
     };
     let window = (args.window_rows > 0).then_some(args.window_rows);
-    let options = RankOptions {
+    let options = |departures: Departures| RankOptions {
         max_pre_rows: window,
         max_post_rows: window,
-        shared_shift: !args.no_shared_shift,
-        rcaeval: args.rcaeval_scoring,
+        departures,
         ..RankOptions::default()
     };
-    let label = |method: Method| {
-        if args.rcaeval_scoring {
-            format!("{method}-rcaeval")
-        } else {
-            method.name().to_owned()
-        }
-    };
-    let mut accuracy: Vec<Accuracy> = vec![Accuracy::default(); methods.len()];
+    let mut accuracy: Vec<Accuracy> = vec![Accuracy::default(); variants.len()];
     for case in &found {
         let truth = cases::truth(case);
-        let loaded = truth.clone().and_then(|_| load(case, &csv));
-        for (method, accuracy) in methods.iter().zip(accuracy.iter_mut()) {
+        // read once per fill setting the variants use
+        let mut loaded: [Option<Result<(MetricFrame, i64), String>>; 2] = [None, None];
+        for (variant, accuracy) in variants.iter().zip(accuracy.iter_mut()) {
+            let slot = &mut loaded[usize::from(variant.fill_limit)];
+            let loaded = slot.get_or_insert_with(|| {
+                truth
+                    .clone()
+                    .and_then(|_| load(case, &csv(variant.fill_limit)))
+            });
             let outcome = truth.clone().and_then(|truth| {
                 let (frame, onset) = loaded.as_ref().map_err(Clone::clone)?;
-                aiops_rca::rank(frame, *onset, *method, &options)
+                aiops_rca::rank(frame, *onset, variant.method, &options(variant.departures))
                     .map(|ranking| (truth, ranking))
                     .map_err(|e| rank_error(case, *onset, e))
             });
@@ -161,19 +289,18 @@ pub fn run_with(
                 Ok((truth, ranking)) => {
                     let rank = ranking.position(&truth);
                     accuracy.add(rank, ranking.services.len());
-                    case_line(case, &label(*method), &truth, &ranking, rank, args.top)
+                    case_line(case, &variant.label, &truth, &ranking, rank, args.top)
                 }
                 Err(error) => {
                     accuracy.fail();
                     writeln!(
                         log,
                         "aiops eval rca: {} ({}): {error}",
-                        case.name,
-                        label(*method)
+                        case.name, variant.label
                     )?;
                     json!({
                         "case": case.name,
-                        "method": label(*method),
+                        "method": variant.label,
                         "truth": truth.as_ref().ok(),
                         "error": error,
                     })
@@ -182,14 +309,17 @@ pub fn run_with(
             writeln!(out, "{line}")?;
         }
     }
-    let summaries: Vec<Summary> = methods
+    let summaries: Vec<Summary> = variants
         .iter()
         .zip(&accuracy)
-        .map(|(method, accuracy)| accuracy.summary(&label(*method)))
+        .map(|(variant, accuracy)| accuracy.summary(&variant.label))
         .collect();
     for summary in &summaries {
         writeln!(out, "{}", serde_json::to_string(summary)?)?;
         writeln!(log, "{}", readable(summary))?;
+    }
+    if args.ablate {
+        write!(log, "{}", ablation_table(&variants, &summaries))?;
     }
     if accuracy.iter().all(|a| a.ranked() == 0) {
         bail!(
@@ -264,6 +394,54 @@ fn case_line(
         "ranking": entries,
         "rank": rank,
     })
+}
+
+/// Per method and departure: what taking it out of this ranking and
+/// adding it to RCAEval's did to AC@1 and Avg@5.
+fn ablation_table(variants: &[Variant], summaries: &[Summary]) -> String {
+    let find = |label: String| {
+        variants
+            .iter()
+            .position(|v| v.label == label)
+            .map(|i| &summaries[i])
+    };
+    let delta = |a: Option<&Summary>, b: Option<&Summary>, pick: fn(&Summary) -> Option<f64>| match (
+        a.and_then(pick),
+        b.and_then(pick),
+    ) {
+        (Some(a), Some(b)) => format!("{:+.3}", a - b),
+        _ => "n/a".to_owned(),
+    };
+    let mut methods: Vec<Method> = Vec::new();
+    for v in variants {
+        if !methods.contains(&v.method) {
+            methods.push(v.method);
+        }
+    }
+    let mut text = String::new();
+    for method in methods {
+        let ours = find(method.name().to_owned());
+        let plain = find(format!("{method}-rcaeval"));
+        text.push_str(&format!(
+            "\n{method}: what each departure is worth (AC@1 and Avg@5 differences; positive: it helps)\n"
+        ));
+        text.push_str(
+            "| departure | all but it: AC@1 lost | Avg@5 lost | RCAEval's plus it: AC@1 gained | Avg@5 gained |\n|---|---|---|---|---|\n",
+        );
+        for switch in Switch::ALL {
+            let without = find(format!("{method}-without-{}", switch.name()));
+            let with = find(format!("{method}-rcaeval+{}", switch.name()));
+            text.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                switch.name(),
+                delta(ours, without, |s| s.ac1),
+                delta(ours, without, |s| s.avg5),
+                delta(with, plain, |s| s.ac1),
+                delta(with, plain, |s| s.avg5),
+            ));
+        }
+    }
+    text
 }
 
 fn readable(s: &Summary) -> String {
