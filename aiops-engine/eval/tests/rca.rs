@@ -333,6 +333,17 @@ fn ablation_weighs_every_departure_both_ways() {
         "no ablation table in: {}",
         run.log
     );
+    // the cases are said to be data the ranking was tuned on (synthetic)
+    assert!(
+        run.log.contains("data tuned on (synthetic): baro:"),
+        "{}",
+        run.log
+    );
+    assert!(
+        run.lines
+            .iter()
+            .any(|l| l["data"] == "tuned on (synthetic)")
+    );
     // each case has one line per variant
     let per_case = run.lines.iter().filter(|l| l.get("case").is_some()).count();
     assert_eq!(per_case, 10 * 14);

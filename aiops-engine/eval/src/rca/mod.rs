@@ -11,6 +11,7 @@
 pub mod accuracy;
 pub mod cases;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -268,11 +269,19 @@ pub fn run_with(
         ..RankOptions::default()
     };
     let mut accuracy: Vec<Accuracy> = vec![Accuracy::default(); variants.len()];
+    // the same, per kind of data: tuned on, or not
+    let mut by_data: Vec<BTreeMap<&'static str, Accuracy>> = vec![BTreeMap::new(); variants.len()];
     for case in &found {
         let truth = cases::truth(case);
+        let data = crate::provenance::rca_case(&case.name);
         // read once per fill setting the variants use
         let mut loaded: [Option<Result<(MetricFrame, i64), String>>; 2] = [None, None];
-        for (variant, accuracy) in variants.iter().zip(accuracy.iter_mut()) {
+        for ((variant, accuracy), by_data) in variants
+            .iter()
+            .zip(accuracy.iter_mut())
+            .zip(by_data.iter_mut())
+        {
+            let of_data = by_data.entry(data).or_default();
             let slot = &mut loaded[usize::from(variant.fill_limit)];
             let loaded = slot.get_or_insert_with(|| {
                 truth
@@ -289,10 +298,15 @@ pub fn run_with(
                 Ok((truth, ranking)) => {
                     let rank = ranking.position(&truth);
                     accuracy.add(rank, ranking.services.len());
-                    case_line(case, &variant.label, &truth, &ranking, rank, args.top)
+                    of_data.add(rank, ranking.services.len());
+                    let mut line =
+                        case_line(case, &variant.label, &truth, &ranking, rank, args.top);
+                    line["data"] = json!(data);
+                    line
                 }
                 Err(error) => {
                     accuracy.fail();
+                    of_data.fail();
                     writeln!(
                         log,
                         "aiops eval rca: {} ({}): {error}",
@@ -302,6 +316,7 @@ pub fn run_with(
                         "case": case.name,
                         "method": variant.label,
                         "truth": truth.as_ref().ok(),
+                        "data": data,
                         "error": error,
                     })
                 }
@@ -317,6 +332,14 @@ pub fn run_with(
     for summary in &summaries {
         writeln!(out, "{}", serde_json::to_string(summary)?)?;
         writeln!(log, "{}", readable(summary))?;
+    }
+    // a figure on cases the ranking was tuned on is said apart from one
+    // on cases it never saw
+    for (variant, by_data) in variants.iter().zip(&by_data) {
+        for (data, accuracy) in by_data {
+            let summary = accuracy.summary(&variant.label);
+            writeln!(log, "  data {data}: {}", readable(&summary))?;
+        }
     }
     if args.ablate {
         write!(log, "{}", ablation_table(&variants, &summaries))?;
