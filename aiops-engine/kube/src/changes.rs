@@ -310,11 +310,7 @@ fn service_of(look: &Look, e: &EventFacts) -> Option<String> {
 }
 
 fn clip(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(MAX_MESSAGE) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_owned(),
-    }
+    text_clip::clip(text.trim(), MAX_MESSAGE)
 }
 
 #[cfg(test)]

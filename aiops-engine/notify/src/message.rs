@@ -42,15 +42,7 @@ pub struct PendingAction {
 /// PagerDuty limits a summary to 1,024 characters.
 const PAGERDUTY_SUMMARY: usize = 1_024;
 
-/// Text at most `max` characters long, with an ellipsis when cut.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+pub use text_clip::clip;
 
 /// The generic webhook's body.
 pub fn webhook_body(entry: &Entry, facts: &Facts, at_rfc3339: &str) -> Value {

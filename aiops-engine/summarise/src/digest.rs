@@ -119,12 +119,7 @@ fn hhmm(ms: i64) -> String {
 }
 
 fn clip(line: &str) -> String {
-    if line.chars().count() <= MAX_LINE {
-        return line.to_owned();
-    }
-    let mut out: String = line.chars().take(MAX_LINE - 1).collect();
-    out.push('…');
-    out
+    text_clip::clip(line, MAX_LINE)
 }
 
 fn is_problem(level: &str) -> bool {

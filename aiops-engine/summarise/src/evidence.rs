@@ -49,12 +49,7 @@ pub fn id_of(what: &str) -> String {
 }
 
 fn clip(text: &str) -> String {
-    if text.chars().count() <= MAX_TEXT {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(MAX_TEXT - 1).collect();
-    out.push('…');
-    out
+    text_clip::clip(text, MAX_TEXT)
 }
 
 /// The incident's evidence, most important first, redacted.
