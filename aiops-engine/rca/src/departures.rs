@@ -18,14 +18,16 @@ pub enum Departure {
     /// kept, instead of the largest signed one: a service that stops
     /// serving shows its fault as a fall.
     Absolute,
-    /// A zero IQR becomes the largest pre-onset excursion from the
-    /// median, and a column constant before the onset is judged against
-    /// a floor of its level ([`crate::Scale::ChangeFloor`]), instead of
-    /// sklearn's 1 in the column's own units.
+    /// A zero IQR over a pre-onset window that did vary (an idle series
+    /// with rare blips) becomes the largest pre-onset excursion from the
+    /// median, instead of sklearn's 1 in the column's own units.
     ZeroScale,
-    /// Columns constant within one window (before or after the onset) are
-    /// scored; only those constant at one value on both sides are left
-    /// out. RCAEval leaves out every column constant in either window.
+    /// Columns constant within one window are scored: one constant before
+    /// the onset against a floor of its level and change
+    /// ([`crate::Scale::ChangeFloor`]), one gone constant after it (a
+    /// crash) as any other; only those constant at one value on both
+    /// sides are left out. RCAEval leaves out every column constant in
+    /// either window.
     KeepConstant,
     /// A column with no IQR of its own is not scaled finer than the same
     /// metric's pre-onset noise in other services ([`crate::PeerScale`]).

@@ -105,7 +105,9 @@ pub(crate) fn scan(
     post: &Float64Chunked,
     post_time: &Int64Chunked,
 ) -> Option<Scan> {
-    if !departures.has(Departure::ZeroScale) {
+    // a constant-before column is only here with KeepConstant, which
+    // scores it against its change floor whatever ZeroScale says
+    if !departures.has(Departure::ZeroScale) && baseline.scale_kind != Scale::ChangeFloor {
         baseline = crate::rcaeval::sklearn_baseline(method, baseline);
     }
     let absolute = departures.has(Departure::Absolute);
