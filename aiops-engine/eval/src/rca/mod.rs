@@ -98,14 +98,12 @@ pub enum Switch {
 }
 
 impl Switch {
-    const ALL: [Switch; 6] = [
-        Switch::Scoring(Departure::Absolute),
-        Switch::Scoring(Departure::ZeroScale),
-        Switch::Scoring(Departure::KeepConstant),
-        Switch::Scoring(Departure::PeerScale),
-        Switch::Scoring(Departure::SharedShift),
-        Switch::FillLimit,
-    ];
+    fn all() -> impl Iterator<Item = Switch> {
+        Departure::ALL
+            .into_iter()
+            .map(Switch::Scoring)
+            .chain([Switch::FillLimit])
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -138,11 +136,12 @@ struct Variant {
 }
 
 impl Variant {
-    fn all(method: Method) -> Self {
+    /// The ranking as the engine ships it.
+    fn shipped(method: Method) -> Self {
         Variant {
             label: method.name().to_owned(),
             method,
-            departures: Departures::all(),
+            departures: Departures::default(),
             fill_limit: true,
         }
     }
@@ -177,14 +176,14 @@ fn variants(args: &RcaArgs) -> Vec<Variant> {
     let mut out = Vec::new();
     for method in methods {
         if args.ablate {
-            out.push(Variant::all(method));
+            out.push(Variant::shipped(method));
             out.push(Variant::rcaeval(method));
-            for switch in Switch::ALL {
-                let mut without = Variant::all(method).set(switch, false);
+            for switch in Switch::all() {
+                let mut without = Variant::shipped(method).set(switch, false);
                 without.label = format!("{method}-without-{}", switch.name());
                 out.push(without);
             }
-            for switch in Switch::ALL {
+            for switch in Switch::all() {
                 let mut with = Variant::rcaeval(method).set(switch, true);
                 with.label = format!("{method}-rcaeval+{}", switch.name());
                 out.push(with);
@@ -192,10 +191,10 @@ fn variants(args: &RcaArgs) -> Vec<Variant> {
         } else if args.rcaeval_scoring {
             out.push(Variant::rcaeval(method));
         } else if args.without.is_empty() {
-            out.push(Variant::all(method));
+            out.push(Variant::shipped(method));
         } else {
             let mut names: Vec<&str> = Vec::new();
-            let mut variant = Variant::all(method);
+            let mut variant = Variant::shipped(method);
             for &switch in &args.without {
                 variant = variant.set(switch, false);
                 if !names.contains(&switch.name()) {
@@ -451,7 +450,7 @@ fn ablation_table(variants: &[Variant], summaries: &[Summary]) -> String {
         text.push_str(
             "| departure | all but it: AC@1 lost | Avg@5 lost | RCAEval's plus it: AC@1 gained | Avg@5 gained |\n|---|---|---|---|---|\n",
         );
-        for switch in Switch::ALL {
+        for switch in Switch::all() {
             let without = find(format!("{method}-without-{}", switch.name()));
             let with = find(format!("{method}-rcaeval+{}", switch.name()));
             text.push_str(&format!(
