@@ -288,20 +288,7 @@ fn scenario(seed: u64, services: usize, fault: Fault, load_step: f64) -> Scenari
 }
 
 fn top_is_root(s: &Scenario, method: Method, options: &RankOptions) -> bool {
-    let case = s.generate();
-    let series = case.series();
-    let inputs: Vec<SeriesInput<'_>> = series.iter().map(|s| s.input()).collect();
-    let f = MetricFrame::from_series(
-        &inputs,
-        &AlignOptions {
-            step_ms: s.step_s * 1000,
-            origin_ms: case.inject_s * 1000,
-            max_fill_steps: 5,
-        },
-    )
-    .unwrap();
-    let r = rank(&f, case.inject_s * 1000, method, options).unwrap();
-    r.services[0].service == case.root
+    root_position(s, method, options) == 1
 }
 
 #[test]
@@ -459,8 +446,8 @@ fn rcaeval_scoring_is_kept_for_comparison() {
     assert_eq!(order, ["fresh", "failing", "down", "up"]);
 }
 
-/// 1-based rank of the case's root under `options`.
-fn root_position(s: &Scenario, options: &RankOptions) -> usize {
+/// 1-based rank of the case's root.
+fn root_position(s: &Scenario, method: Method, options: &RankOptions) -> usize {
     let case = s.generate();
     let series = case.series();
     let inputs: Vec<SeriesInput<'_>> = series.iter().map(|s| s.input()).collect();
@@ -473,7 +460,7 @@ fn root_position(s: &Scenario, options: &RankOptions) -> usize {
         },
     )
     .unwrap();
-    let r = rank(&f, case.inject_s * 1000, Method::Baro, options).unwrap();
+    let r = rank(&f, case.inject_s * 1000, method, options).unwrap();
     r.position(&case.root).unwrap()
 }
 
@@ -493,7 +480,7 @@ fn every_synthetic_fault_kind_is_found_in_its_root() {
                 size: size(fault),
                 ..scenario(seed, 4 + seed as usize % 3, fault, 0.0)
             };
-            let position = root_position(&s, &RankOptions::default());
+            let position = root_position(&s, Method::Baro, &RankOptions::default());
             // a stopped service's fall is measured against its own noise,
             // its callers' failures against an idle error ratio's: from the
             // window alone the callers look worse, so a stop is only
@@ -521,9 +508,10 @@ fn a_stopped_services_fall_counts_only_with_absolute_scores() {
         seed: 4,
         ..Scenario::default()
     };
-    let absolute = root_position(&s, &RankOptions::default());
+    let absolute = root_position(&s, Method::Baro, &RankOptions::default());
     let signed = root_position(
         &s,
+        Method::Baro,
         &RankOptions {
             departures: Departures::all().without(Departure::Absolute),
             ..RankOptions::default()
