@@ -80,6 +80,11 @@ fn chrome(role: &'static str) -> Chrome {
 }
 
 fn page(can_respond: bool) -> String {
+    page_with(can_respond, &[])
+}
+
+/// The hostile incident's page with these actions in the ledger.
+fn page_with(can_respond: bool, actions: &[ActionRecord]) -> String {
     let incident = hostile_incident();
     let templates = vec![TemplateView {
         service: "payments".into(),
@@ -92,7 +97,7 @@ fn page(can_respond: bool) -> String {
         chrome(if can_respond { "responder" } else { "viewer" }),
         &incident,
         IncidentParts {
-            actions: &[],
+            actions,
             history: &[],
             templates,
             api_base: "http://127.0.0.1:9800",
@@ -123,6 +128,52 @@ fn page(can_respond: bool) -> String {
     )
     .render()
     .unwrap()
+}
+
+fn pending(step: u32, preview: Option<&str>) -> ActionRecord {
+    let mut record = ActionRecord::new(
+        format!("inc-1/scale/1/{step}"),
+        "inc-1",
+        "scale",
+        step,
+        1,
+        "scale",
+        "approve",
+        ActionState::PendingApproval,
+        "waiting for a responder".into(),
+        "scale deployment payments to 4 replicas".into(),
+        NOW,
+    );
+    record.service = Some("payments".into());
+    record.preview = preview.map(str::to_owned);
+    record
+}
+
+#[test]
+fn a_pending_action_shows_its_dry_run_under_its_plan_and_one_without_shows_none() {
+    let with = pending(
+        0,
+        Some(
+            "dry run (dryRun=All) of deployment payments in shop: /spec/replicas: 2 -> 4 <b>x</b>",
+        ),
+    );
+    let without = pending(1, None);
+    let html = page_with(true, &[with.clone(), without.clone()]);
+    // one preview paragraph, for the record that has one, after its plan
+    assert_eq!(html.matches("class=\"preview\"").count(), 1, "{html}");
+    let block = |id: &str| {
+        let start = html.find(&format!("id=\"{id}\"")).unwrap();
+        let end = html[start..].find("</div>").unwrap();
+        html[start..start + end].to_owned()
+    };
+    let shown = block(&with.id);
+    let plan = shown.find("class=\"plan\"").unwrap();
+    let preview = shown.find("class=\"preview\"").unwrap();
+    assert!(plan < preview, "{shown}");
+    assert!(shown.contains("dry run (dryRun=All) of deployment payments in shop"));
+    // the executor's text is escaped like any other
+    assert!(!shown.contains("<b>x</b>"), "{shown}");
+    assert!(!block(&without.id).contains("preview"));
 }
 
 #[test]
