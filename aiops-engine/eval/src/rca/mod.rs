@@ -126,83 +126,94 @@ impl std::str::FromStr for Switch {
     }
 }
 
-/// One way of scoring the cases: a method with a set of departures.
+/// How a variant scores, relative to the shipped ranking and to
+/// RCAEval's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scoring {
+    /// The ranking as the engine ships it.
+    Shipped,
+    /// RCAEval's: every departure off.
+    Rcaeval,
+    /// The shipped ranking with these departures off.
+    Without(Vec<Switch>),
+    /// RCAEval's with this one departure on.
+    RcaevalWith(Switch),
+}
+
+/// One way of scoring the cases: a method and a scoring, from which its
+/// departures, its reading of gaps and its label all follow.
 #[derive(Debug, Clone)]
 struct Variant {
-    label: String,
     method: Method,
-    departures: Departures,
-    fill_limit: bool,
+    scoring: Scoring,
 }
 
 impl Variant {
-    /// The ranking as the engine ships it.
-    fn shipped(method: Method) -> Self {
-        Variant {
-            label: method.name().to_owned(),
-            method,
-            departures: Departures::default(),
-            fill_limit: true,
+    /// The switches on, as (scoring departures, fill limit).
+    fn switches(&self) -> (Departures, bool) {
+        let set =
+            |switch: Switch, (departures, fill_limit): (Departures, bool), on: bool| match switch {
+                Switch::Scoring(d) if on => (departures.with(d), fill_limit),
+                Switch::Scoring(d) => (departures.without(d), fill_limit),
+                Switch::FillLimit => (departures, on),
+            };
+        match &self.scoring {
+            Scoring::Shipped => (Departures::default(), true),
+            Scoring::Rcaeval => (Departures::none(), false),
+            Scoring::Without(switches) => switches
+                .iter()
+                .fold((Departures::default(), true), |now, &s| set(s, now, false)),
+            Scoring::RcaevalWith(switch) => set(*switch, (Departures::none(), false), true),
         }
     }
 
-    fn rcaeval(method: Method) -> Self {
-        Variant {
-            label: format!("{method}-rcaeval"),
-            method,
-            departures: Departures::none(),
-            fill_limit: false,
+    fn label(&self) -> String {
+        let method = self.method;
+        match &self.scoring {
+            Scoring::Shipped => method.name().to_owned(),
+            Scoring::Rcaeval => format!("{method}-rcaeval"),
+            Scoring::Without(switches) => {
+                let names: Vec<&str> = switches.iter().map(|s| s.name()).collect();
+                format!("{method}-without-{}", names.join("+"))
+            }
+            Scoring::RcaevalWith(switch) => format!("{method}-rcaeval+{}", switch.name()),
         }
-    }
-
-    fn set(mut self, switch: Switch, on: bool) -> Self {
-        match switch {
-            Switch::Scoring(d) if on => self.departures = self.departures.with(d),
-            Switch::Scoring(d) => self.departures = self.departures.without(d),
-            Switch::FillLimit => self.fill_limit = on,
-        }
-        self
     }
 }
 
-/// The variants `args` asks for, per method in the order given.
-fn variants(args: &RcaArgs) -> Vec<Variant> {
+/// The methods asked for, each once, in the order given.
+fn methods(args: &RcaArgs) -> Vec<Method> {
     let mut methods: Vec<Method> = Vec::new();
     for &m in &args.method {
         if !methods.contains(&m.into()) {
             methods.push(m.into());
         }
     }
+    methods
+}
+
+/// The variants `args` asks for, per method in the order given.
+fn variants(args: &RcaArgs) -> Vec<Variant> {
     let mut out = Vec::new();
-    for method in methods {
+    for method in methods(args) {
+        let variant = |scoring| Variant { method, scoring };
         if args.ablate {
-            out.push(Variant::shipped(method));
-            out.push(Variant::rcaeval(method));
-            for switch in Switch::all() {
-                let mut without = Variant::shipped(method).set(switch, false);
-                without.label = format!("{method}-without-{}", switch.name());
-                out.push(without);
-            }
-            for switch in Switch::all() {
-                let mut with = Variant::rcaeval(method).set(switch, true);
-                with.label = format!("{method}-rcaeval+{}", switch.name());
-                out.push(with);
-            }
+            out.push(variant(Scoring::Shipped));
+            out.push(variant(Scoring::Rcaeval));
+            out.extend(Switch::all().map(|s| variant(Scoring::Without(vec![s]))));
+            out.extend(Switch::all().map(|s| variant(Scoring::RcaevalWith(s))));
         } else if args.rcaeval_scoring {
-            out.push(Variant::rcaeval(method));
+            out.push(variant(Scoring::Rcaeval));
         } else if args.without.is_empty() {
-            out.push(Variant::shipped(method));
+            out.push(variant(Scoring::Shipped));
         } else {
-            let mut names: Vec<&str> = Vec::new();
-            let mut variant = Variant::shipped(method);
+            let mut switches: Vec<Switch> = Vec::new();
             for &switch in &args.without {
-                variant = variant.set(switch, false);
-                if !names.contains(&switch.name()) {
-                    names.push(switch.name());
+                if !switches.contains(&switch) {
+                    switches.push(switch);
                 }
             }
-            variant.label = format!("{method}-without-{}", names.join("+"));
-            out.push(variant);
+            out.push(variant(Scoring::Without(switches)));
         }
     }
     out
@@ -281,15 +292,14 @@ pub fn run_with(
             .zip(by_data.iter_mut())
         {
             let of_data = by_data.entry(data).or_default();
-            let slot = &mut loaded[usize::from(variant.fill_limit)];
-            let loaded = slot.get_or_insert_with(|| {
-                truth
-                    .clone()
-                    .and_then(|_| load(case, &csv(variant.fill_limit)))
-            });
+            let (departures, fill_limit) = variant.switches();
+            let label = variant.label();
+            let slot = &mut loaded[usize::from(fill_limit)];
+            let loaded = slot
+                .get_or_insert_with(|| truth.clone().and_then(|_| load(case, &csv(fill_limit))));
             let outcome = truth.clone().and_then(|truth| {
                 let (frame, onset) = loaded.as_ref().map_err(Clone::clone)?;
-                aiops_rca::rank(frame, *onset, variant.method, &options(variant.departures))
+                aiops_rca::rank(frame, *onset, variant.method, &options(departures))
                     .map(|ranking| (truth, ranking))
                     .map_err(|e| rank_error(case, *onset, e))
             });
@@ -298,22 +308,17 @@ pub fn run_with(
                     let rank = ranking.position(&truth);
                     accuracy.add(rank, ranking.services.len());
                     of_data.add(rank, ranking.services.len());
-                    let mut line =
-                        case_line(case, &variant.label, &truth, &ranking, rank, args.top);
+                    let mut line = case_line(case, &label, &truth, &ranking, rank, args.top);
                     line["data"] = json!(data);
                     line
                 }
                 Err(error) => {
                     accuracy.fail();
                     of_data.fail();
-                    writeln!(
-                        log,
-                        "aiops eval rca: {} ({}): {error}",
-                        case.name, variant.label
-                    )?;
+                    writeln!(log, "aiops eval rca: {} ({}): {error}", case.name, label)?;
                     json!({
                         "case": case.name,
-                        "method": variant.label,
+                        "method": label,
                         "truth": truth.as_ref().ok(),
                         "data": data,
                         "error": error,
@@ -326,7 +331,7 @@ pub fn run_with(
     let summaries: Vec<Summary> = variants
         .iter()
         .zip(&accuracy)
-        .map(|(variant, accuracy)| accuracy.summary(&variant.label))
+        .map(|(variant, accuracy)| accuracy.summary(&variant.label()))
         .collect();
     for summary in &summaries {
         writeln!(out, "{}", serde_json::to_string(summary)?)?;
@@ -336,12 +341,16 @@ pub fn run_with(
     // on cases it never saw
     for (variant, by_data) in variants.iter().zip(&by_data) {
         for (data, accuracy) in by_data {
-            let summary = accuracy.summary(&variant.label);
+            let summary = accuracy.summary(&variant.label());
             writeln!(log, "  data {data}: {}", readable(&summary))?;
         }
     }
     if args.ablate {
-        write!(log, "{}", ablation_table(&variants, &summaries))?;
+        write!(
+            log,
+            "{}",
+            ablation_table(&methods(args), &variants, &summaries)
+        )?;
     }
     if accuracy.iter().all(|a| a.ranked() == 0) {
         bail!(
@@ -420,11 +429,11 @@ fn case_line(
 
 /// Per method and departure: what taking it out of this ranking and
 /// adding it to RCAEval's did to AC@1 and Avg@5.
-fn ablation_table(variants: &[Variant], summaries: &[Summary]) -> String {
-    let find = |label: String| {
+fn ablation_table(methods: &[Method], variants: &[Variant], summaries: &[Summary]) -> String {
+    let find = |method: Method, scoring: Scoring| {
         variants
             .iter()
-            .position(|v| v.label == label)
+            .position(|v| v.method == method && v.scoring == scoring)
             .map(|i| &summaries[i])
     };
     let delta = |a: Option<&Summary>, b: Option<&Summary>, pick: fn(&Summary) -> Option<f64>| match (
@@ -434,16 +443,10 @@ fn ablation_table(variants: &[Variant], summaries: &[Summary]) -> String {
         (Some(a), Some(b)) => format!("{:+.3}", a - b),
         _ => "n/a".to_owned(),
     };
-    let mut methods: Vec<Method> = Vec::new();
-    for v in variants {
-        if !methods.contains(&v.method) {
-            methods.push(v.method);
-        }
-    }
     let mut text = String::new();
-    for method in methods {
-        let ours = find(method.name().to_owned());
-        let plain = find(format!("{method}-rcaeval"));
+    for &method in methods {
+        let ours = find(method, Scoring::Shipped);
+        let plain = find(method, Scoring::Rcaeval);
         text.push_str(&format!(
             "\n{method}: what each departure is worth (AC@1 and Avg@5 differences; positive: it helps)\n"
         ));
@@ -451,8 +454,8 @@ fn ablation_table(variants: &[Variant], summaries: &[Summary]) -> String {
             "| departure | all but it: AC@1 lost | Avg@5 lost | RCAEval's plus it: AC@1 gained | Avg@5 gained |\n|---|---|---|---|---|\n",
         );
         for switch in Switch::all() {
-            let without = find(format!("{method}-without-{}", switch.name()));
-            let with = find(format!("{method}-rcaeval+{}", switch.name()));
+            let without = find(method, Scoring::Without(vec![switch]));
+            let with = find(method, Scoring::RcaevalWith(switch));
             text.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
                 switch.name(),
