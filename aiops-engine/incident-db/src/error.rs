@@ -66,6 +66,10 @@ pub enum DbError {
         cause: sqlx::Error,
     },
 
+    /// A lease cannot be taken as asked.
+    #[error("invalid lease: {reason}")]
+    InvalidLease { reason: String },
+
     /// A stored row could not be turned back into an [`crate::IncidentRow`].
     #[error("stored incident {id:?} is unreadable: {reason}")]
     Corrupt { id: String, reason: String },
@@ -81,6 +85,13 @@ impl DbError {
             | DbError::Query { cause, .. } => Some(cause),
             _ => None,
         }
+    }
+
+    /// Worth retrying later: the store could not be reached or refused a
+    /// statement (stopped, unreachable, out of disk). The others are about
+    /// the input itself and fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, DbError::Connect { .. } | DbError::Query { .. })
     }
 
     pub(crate) fn query(

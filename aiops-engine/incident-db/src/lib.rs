@@ -8,12 +8,14 @@
 
 mod actions;
 mod error;
+mod lease;
 mod postgres;
 mod row;
 mod sqlite;
 
 pub use actions::{ActionEvent, Appended, MAX_RECORD_BYTES};
 pub use error::DbError;
+pub use lease::Lease;
 pub use row::{IncidentRow, ListFilter, MAX_LIST_LIMIT, RESOLVED, STATES, Upserted};
 
 use sqlx::postgres::PgPool;
@@ -161,6 +163,87 @@ impl IncidentDb {
             Backend::Sqlite(pool) => sqlite::actions(pool, incident_id, limit).await,
             Backend::Postgres(pool) => postgres::actions(pool, incident_id, limit).await,
         }
+    }
+
+    /// Takes the lease `name` for `ttl_ms` from `now_ms` if it is free or
+    /// expired, or renews it if `holder` holds it; `None` while another
+    /// holder's lease runs. Times are the callers' clocks: engines sharing
+    /// a lease need clocks that agree to well within `ttl_ms`.
+    pub async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<Lease>, DbError> {
+        lease::check(name, holder, ttl_ms)?;
+        let expires_at_ms = now_ms.saturating_add(ttl_ms);
+        let generation: Option<i64> = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_scalar(lease::TAKE)
+                .bind(name)
+                .bind(holder)
+                .bind(expires_at_ms)
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::query("take a lease", "sqlite"))?,
+            Backend::Postgres(pool) => sqlx::query_scalar(lease::TAKE)
+                .bind(name)
+                .bind(holder)
+                .bind(expires_at_ms)
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::query("take a lease", "postgres"))?,
+        };
+        Ok(generation.map(|generation| Lease {
+            holder: holder.to_owned(),
+            expires_at_ms,
+            generation,
+        }))
+    }
+
+    /// Lets the lease go if `holder` holds it.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), DbError> {
+        lease::check(name, holder, 1)?;
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query(lease::RELEASE)
+                .bind(name)
+                .bind(holder)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(DbError::query("release a lease", "sqlite"))?,
+            Backend::Postgres(pool) => sqlx::query(lease::RELEASE)
+                .bind(name)
+                .bind(holder)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(DbError::query("release a lease", "postgres"))?,
+        }
+        Ok(())
+    }
+
+    /// Who holds (or last held) the lease `name`.
+    pub async fn lease(&self, name: &str) -> Result<Option<Lease>, DbError> {
+        let row: Option<(String, i64, i64)> = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_as(lease::CURRENT)
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::query("read a lease", "sqlite"))?,
+            Backend::Postgres(pool) => sqlx::query_as(lease::CURRENT)
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::query("read a lease", "postgres"))?,
+        };
+        Ok(row.map(|(holder, expires_at_ms, generation)| Lease {
+            holder,
+            expires_at_ms,
+            generation,
+        }))
     }
 
     /// Waits for in-flight queries and closes every connection (for SQLite

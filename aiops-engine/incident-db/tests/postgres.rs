@@ -105,6 +105,8 @@ postgres_suite!(
     hostile_strings_roundtrip,
     engine_state_roundtrip,
     action_ledger_appends_once,
+    leases_are_held_by_one_holder_at_a_time,
+    a_contested_lease_goes_to_one,
 );
 
 #[tokio::test]

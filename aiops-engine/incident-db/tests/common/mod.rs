@@ -499,3 +499,83 @@ pub async fn action_ledger_appends_once(fx: &Fixture) {
     }
     assert_eq!(new, 1, "one running event for one action, whoever races");
 }
+
+pub async fn leases_are_held_by_one_holder_at_a_time(fx: &Fixture) {
+    let db = fx.open().await;
+    let a = db.take_lease("engine", "a", 1_000, 10_000).await.unwrap();
+    let a = a.expect("a free lease is taken");
+    assert_eq!((a.holder.as_str(), a.expires_at_ms), ("a", 11_000));
+    assert_eq!(
+        db.take_lease("engine", "b", 5_000, 10_000).await.unwrap(),
+        None,
+        "held by a"
+    );
+    let renewed = db.take_lease("engine", "a", 6_000, 10_000).await.unwrap();
+    assert_eq!(
+        renewed.map(|l| (l.expires_at_ms, l.generation)),
+        Some((16_000, a.generation)),
+        "a renewal keeps the term"
+    );
+    // expired: b takes it, in a new term, and a cannot renew
+    let b = db.take_lease("engine", "b", 16_001, 10_000).await.unwrap();
+    let b = b.expect("an expired lease is taken");
+    assert!(b.generation > a.generation);
+    assert_eq!(
+        db.take_lease("engine", "a", 16_002, 10_000).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        db.lease("engine").await.unwrap().map(|l| l.holder),
+        Some("b".into())
+    );
+    // released: a takes it at once
+    db.release_lease("engine", "a").await.unwrap();
+    assert_eq!(
+        db.lease("engine").await.unwrap().map(|l| l.holder),
+        Some("b".into()),
+        "a cannot release b's lease"
+    );
+    db.release_lease("engine", "b").await.unwrap();
+    let again = db.take_lease("engine", "a", 16_003, 10_000).await.unwrap();
+    assert!(again.is_some_and(|l| l.generation > b.generation));
+    // other names are other leases; hostile names are refused
+    assert!(
+        db.take_lease("other", "b", 16_004, 10_000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for (name, holder) in [
+        ("", "a"),
+        ("engine", ""),
+        ("eng ine", "a"),
+        ("engine", "a'; DROP TABLE leases; --"),
+    ] {
+        let e = db.take_lease(name, holder, 0, 10).await.unwrap_err();
+        assert!(matches!(e, DbError::InvalidLease { .. }), "{e}");
+    }
+    assert!(matches!(
+        db.take_lease("engine", "a", 0, 0).await.unwrap_err(),
+        DbError::InvalidLease { .. }
+    ));
+}
+
+/// Many engines racing for one free lease: exactly one gets it.
+pub async fn a_contested_lease_goes_to_one(fx: &Fixture) {
+    let db = fx.open().await;
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            db.take_lease("engine", &format!("engine-{n}"), 1_000, 10_000)
+                .await
+                .unwrap()
+                .is_some()
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1);
+}
