@@ -7,6 +7,7 @@
 //! are evicted least recently seen first, exemplars and line length are
 //! capped.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use foldhash::fast::FixedState;
@@ -17,7 +18,7 @@ use crate::extract::Preprocessor;
 use crate::id::TemplateId;
 use crate::level::Level;
 use crate::mask::MaskConfig;
-use crate::plain::{Kind, kind_of};
+use crate::plain::{Kind, Written, kind_of};
 
 /// The wildcard that replaces the tokens where a template's lines differ.
 pub const WILDCARD: &str = "<*>";
@@ -181,6 +182,157 @@ impl Cluster {
 struct Node {
     children: Map<Box<str>, u32>,
     clusters: Vec<u32>,
+    /// Renewed whenever the node gains a child, or the templates in the
+    /// leaf or their texts change: a [`Fit`] remembered under another
+    /// version may be wrong. Versions are never reused, not even by the
+    /// nodes of a rebuilt tree, which reuse the old nodes' numbers.
+    version: u64,
+}
+
+/// A line, or a line's tokens, found to fit a template as it is: the same
+/// line (the same tokens) finds the same template for as long as the nodes
+/// on its way down the tree keep their children (children are only ever
+/// added) and the leaf its templates, whatever other nodes do.
+/// Remembering fits spares, for a line seen before, the tokenizer, the
+/// tree walk and the leaf scan, and for a line that repeats a statement
+/// with other values, the walk and the scan; together they are most lines.
+#[derive(Clone, Copy, Debug)]
+struct Fit {
+    /// Ranges in [`Fits`]' buffers: the line or the tokens' text, the token
+    /// spans (none for a line), and the nodes passed on the way down, the
+    /// leaf last, with their versions.
+    text: (u32, u32),
+    spans: (u32, u32),
+    path: (u32, u32),
+    slot: u32,
+    /// Of a line: the level it names and whether its tokens were cut.
+    level: Option<Level>,
+    cut: bool,
+}
+
+/// What is remembered: whole lines or their tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum By {
+    Line,
+    Tokens,
+}
+
+/// Remembered [`Fit`]s, their parts kept back to back in shared buffers
+/// so that remembering one allocates nothing.
+#[derive(Debug)]
+struct Fits {
+    /// By a hash of the text (and token count); a fit whose hash another
+    /// took is simply not found.
+    lines: Map<u64, Fit>,
+    tokens: Map<u64, Fit>,
+    /// Hashes of lines that fitted once: a line is remembered when it
+    /// fits again, so that lines seen once, often most, cost no copy.
+    once: Map<u64, ()>,
+    text: String,
+    spans: Vec<(u32, u32)>,
+    path: Vec<(u32, u64)>,
+    /// Off only in tests, which compare mining with and without.
+    enabled: bool,
+}
+
+/// Fits remembered at most, and bytes of their text; past either they are
+/// forgotten all at once (a bound, not an eviction policy: forgetting only
+/// costs time).
+const MAX_FITS: usize = 2048;
+const MAX_FIT_BYTES: usize = 256 << 10;
+const FIT_BYTES_AT_FIRST: usize = 16 << 10;
+
+#[inline]
+fn range((s, e): (u32, u32)) -> std::ops::Range<usize> {
+    s as usize..e as usize
+}
+
+impl Fits {
+    fn new() -> Fits {
+        Fits {
+            lines: new_map(),
+            tokens: new_map(),
+            once: new_map(),
+            text: String::new(),
+            spans: Vec::new(),
+            path: Vec::new(),
+            enabled: true,
+        }
+    }
+
+    fn map(&self, by: By) -> &Map<u64, Fit> {
+        match by {
+            By::Line => &self.lines,
+            By::Tokens => &self.tokens,
+        }
+    }
+
+    fn key(&self, text: &str, spans: &[(u32, u32)]) -> u64 {
+        self.lines.hasher().hash_one((text, spans.len()))
+    }
+
+    /// The fit remembered for this text and spans.
+    fn get(&self, by: By, key: u64, text: &str, spans: &[(u32, u32)]) -> Option<&Fit> {
+        if !self.enabled {
+            return None;
+        }
+        let fit = self.map(by).get(&key)?;
+        let same = self.text.get(range(fit.text)) == Some(text)
+            && self.spans.get(range(fit.spans)) == Some(spans);
+        same.then_some(fit)
+    }
+
+    /// Whether a line with this hash fitted before; notes that it did.
+    fn fitted_before(&mut self, key: u64) -> bool {
+        if self.once.len() >= MAX_FITS {
+            self.once.clear();
+        }
+        self.once.insert(key, ()).is_some()
+    }
+
+    fn path(&self, fit: &Fit) -> &[(u32, u64)] {
+        self.path.get(range(fit.path)).unwrap_or_default()
+    }
+
+    /// Remembers a fit; `fit`'s ranges are filled in here.
+    fn insert(
+        &mut self,
+        (by, key): (By, u64),
+        (text, spans): (&str, &[(u32, u32)]),
+        path: &[(u32, u64)],
+        mut fit: Fit,
+    ) {
+        let full = self.lines.len().max(self.tokens.len()) >= MAX_FITS
+            || self.spans.len() + spans.len() > MAX_FIT_BYTES / 8;
+        if full || self.text.len() + text.len() > MAX_FIT_BYTES {
+            self.lines.clear();
+            self.tokens.clear();
+            self.text.clear();
+            self.spans.clear();
+            self.path.clear();
+        }
+        if self.text.capacity() == 0 {
+            // past the doublings from a few bytes at once: they cost
+            // copies and page faults early in every miner's life
+            self.text.reserve(FIT_BYTES_AT_FIRST);
+            self.spans.reserve(FIT_BYTES_AT_FIRST / 64);
+            self.path.reserve(FIT_BYTES_AT_FIRST / 256);
+        }
+        // the bounds above keep every offset far below 4 GiB
+        let at = self.text.len() as u32;
+        self.text.push_str(text);
+        fit.text = (at, self.text.len() as u32);
+        let at = self.spans.len() as u32;
+        self.spans.extend_from_slice(spans);
+        fit.spans = (at, self.spans.len() as u32);
+        let at = self.path.len() as u32;
+        self.path.extend_from_slice(path);
+        fit.path = (at, self.path.len() as u32);
+        match by {
+            By::Line => self.lines.insert(key, fit),
+            By::Tokens => self.tokens.insert(key, fit),
+        };
+    }
 }
 
 /// A read-only view of one template.
@@ -193,6 +345,44 @@ pub struct TemplateInfo<'a> {
     pub first_seen_ns: i64,
     pub last_seen_ns: i64,
     pub exemplars: &'a [Box<str>],
+}
+
+/// A line being mined, as it is remembered when it fits.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    line: &'a str,
+    key: u64,
+    /// The level the line names.
+    level: Option<Level>,
+    /// Its tokens were cut to `max_tokens`.
+    cut: bool,
+}
+
+/// A line's tokens as mined: the text, the tokens' ranges in it and, for
+/// a plain line, the kinds the tokenizer gave them.
+#[derive(Clone, Copy)]
+struct LineTokens<'a> {
+    content: &'a str,
+    spans: &'a [(u32, u32)],
+    kinds: Option<&'a [Written]>,
+}
+
+impl<'a> LineTokens<'a> {
+    #[inline]
+    fn tok(&self, i: usize) -> &'a str {
+        let (s, e) = self.spans[i];
+        &self.content[s as usize..e as usize]
+    }
+
+    /// Whether token `i` is a word; the tokenizer's kinds, where it gave
+    /// them, spare a second look at the token's bytes.
+    #[inline]
+    fn is_word(&self, i: usize) -> bool {
+        match self.kinds {
+            Some(k) => k[i].drain_kind() == Kind::Word,
+            None => kind_of(self.tok(i).as_bytes()) == Kind::Word,
+        }
+    }
 }
 
 /// Per-line buffers, reused.
@@ -216,7 +406,14 @@ pub struct Miner {
     by_id: Map<TemplateId, u32>,
     pub(crate) seq: u64,
     pub(crate) stats: MinerStats,
-    scratch: Scratch,
+    /// The last node version given out (see [`Node::version`]).
+    versions: u64,
+    fits: Fits,
+    /// The path of the line being mined, reused.
+    walked: Vec<(u32, u64)>,
+    /// Boxed so that taking it out for a line moves a pointer, not the
+    /// buffers' headers (a few hundred bytes, twice per line).
+    scratch: Option<Box<Scratch>>,
 }
 
 impl Miner {
@@ -231,7 +428,10 @@ impl Miner {
             by_id: new_map(),
             seq: 0,
             stats: MinerStats::default(),
-            scratch: Scratch::default(),
+            versions: 0,
+            fits: Fits::new(),
+            walked: Vec::new(),
+            scratch: None,
         }
     }
 
@@ -271,24 +471,31 @@ impl Miner {
     pub fn observe(&mut self, ts_ns: i64, level: Option<Level>, line: &str) -> Observation {
         self.stats.lines += 1;
         self.seq += 1;
-        let mut truncated = false;
-        let line = if line.len() > self.cfg.max_line_len {
-            truncated = true;
+        let long = line.len() > self.cfg.max_line_len;
+        let line = if long {
             cut(line, self.cfg.max_line_len)
         } else {
             line
         };
+        let line_key = self.fits.key(line, &[]);
+        if let Some(fit) = self.remembered(By::Line, line_key, line, &[]) {
+            if long || fit.cut {
+                self.stats.truncated_lines += 1;
+            }
+            let level = level.or(fit.level).unwrap_or_default();
+            return self.count_in(fit.slot, false, ts_ns, level, line);
+        }
         // The buffers leave `self` for the call so that tokens (slices of
         // them) and the tree can be used together; taking them is free.
-        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut scratch = self.scratch.take().unwrap_or_default();
         let (found, _) = scratch.pre.content_tokens(
             line,
             &self.cfg.masks,
             &mut scratch.content,
             &mut scratch.spans,
         );
-        if scratch.spans.len() > self.cfg.max_tokens {
-            truncated = true;
+        let cut_tokens = scratch.spans.len() > self.cfg.max_tokens;
+        if cut_tokens {
             let end = match self.cfg.max_tokens.checked_sub(1) {
                 Some(last) => scratch.spans[last].1 as usize,
                 None => 0,
@@ -296,12 +503,26 @@ impl Miner {
             scratch.spans.truncate(self.cfg.max_tokens);
             scratch.content.truncate(end);
         }
-        if truncated {
+        if long || cut_tokens {
             self.stats.truncated_lines += 1;
         }
+        let kinds = scratch.pre.token_kinds();
+        let kinds = (kinds.len() >= scratch.spans.len() && !kinds.is_empty())
+            .then(|| &kinds[..scratch.spans.len()]);
+        let seen = Seen {
+            line,
+            key: line_key,
+            level: found,
+            cut: cut_tokens,
+        };
         let level = level.or(found).unwrap_or_default();
-        let obs = self.mine(ts_ns, level, line, &scratch.content, &scratch.spans);
-        self.scratch = scratch;
+        let tokens = LineTokens {
+            content: &scratch.content,
+            spans: &scratch.spans,
+            kinds,
+        };
+        let obs = self.mine(ts_ns, level, seen, tokens);
+        self.scratch = Some(scratch);
         obs
     }
 
@@ -309,25 +530,87 @@ impl Miner {
         &mut self,
         ts_ns: i64,
         level: Level,
-        line: &str,
-        content: &str,
-        spans: &[(u32, u32)],
+        seen: Seen<'_>,
+        tokens: LineTokens<'_>,
     ) -> Observation {
-        let tok = |i: usize| {
-            let (s, e) = spans[i];
-            &content[s as usize..e as usize]
-        };
-        let found = self
-            .search_leaf(spans.len(), tok)
-            .and_then(|leaf| self.best_match(leaf, spans.len(), tok));
+        let tok = |i: usize| tokens.tok(i);
+        let is_word = |i: usize| tokens.is_word(i);
+        let (content, spans) = (tokens.content, tokens.spans);
+        let found = self.find(seen, tokens);
         let slot = match found {
             Some((slot, true)) => slot,
             Some((slot, false)) => {
                 self.update(slot, spans.len(), tok);
                 slot
             }
-            None => self.create(ts_ns, content, spans),
+            None => {
+                let plain = tokens.kinds.is_some();
+                self.create(ts_ns, (content, spans), tok, is_word, plain)
+            }
         };
+        self.count_in(slot, found.is_none(), ts_ns, level, seen.line)
+    }
+
+    /// drain3's tree search and fast match, or what they found before for
+    /// the same tokens; remembers what fits as it is.
+    fn find(&mut self, seen: Seen<'_>, tokens: LineTokens<'_>) -> Option<(u32, bool)> {
+        let tok = |i: usize| tokens.tok(i);
+        let is_word = |i: usize| tokens.is_word(i);
+        let (content, spans) = (tokens.content, tokens.spans);
+        let key = self.fits.key(content, spans);
+        let mut walked = std::mem::take(&mut self.walked);
+        let found = match self.remembered(By::Tokens, key, content, spans) {
+            Some(fit) => {
+                walked.clear();
+                walked.extend_from_slice(self.fits.path(&fit));
+                Some((fit.slot, true))
+            }
+            None => {
+                let found = self
+                    .search_leaf(spans.len(), tok, is_word, &mut walked)
+                    .and_then(|leaf| self.best_match(leaf, spans.len(), tok, is_word));
+                if let Some((slot, true)) = found {
+                    let fit = self.fit(slot, None, false);
+                    self.fits
+                        .insert((By::Tokens, key), (content, spans), &walked, fit);
+                }
+                found
+            }
+        };
+        // a line is remembered once it fits a second time: most lines that
+        // fit once never come again
+        if let Some((slot, true)) = found
+            && self.fits.fitted_before(seen.key)
+        {
+            let fit = self.fit(slot, seen.level, seen.cut);
+            self.fits
+                .insert((By::Line, seen.key), (seen.line, &[]), &walked, fit);
+        }
+        self.walked = walked;
+        found
+    }
+
+    /// A fit to remember, its ranges yet to be filled in.
+    fn fit(&self, slot: u32, level: Option<Level>, cut: bool) -> Fit {
+        Fit {
+            text: (0, 0),
+            spans: (0, 0),
+            path: (0, 0),
+            slot,
+            level,
+            cut,
+        }
+    }
+
+    /// Counts a line in the template in `slot`.
+    fn count_in(
+        &mut self,
+        slot: u32,
+        is_new: bool,
+        ts_ns: i64,
+        level: Level,
+        line: &str,
+    ) -> Observation {
         let seq = self.seq;
         let max_ex = self.cfg.max_exemplars;
         let max_ex_len = self.cfg.max_exemplar_len;
@@ -357,22 +640,54 @@ impl Miner {
         Observation {
             template_id: c.id,
             template: Arc::clone(&c.text),
-            is_new: found.is_none(),
+            is_new,
             level,
             count: c.count,
         }
     }
 
+    /// The fit remembered for this line or these tokens, if nothing that
+    /// decided it has changed since.
+    fn remembered(&self, by: By, key: u64, text: &str, spans: &[(u32, u32)]) -> Option<Fit> {
+        let fit = self.fits.get(by, key, text, spans)?;
+        let path = self.fits.path(fit);
+        let current = !path.is_empty()
+            && path.iter().all(|&(node, version)| {
+                self.nodes
+                    .get(node as usize)
+                    .is_some_and(|n| n.version == version)
+            });
+        current.then_some(*fit)
+    }
+
+    /// Marks a node changed (see [`Fit`]).
+    fn touch(&mut self, node: u32) {
+        self.versions += 1;
+        if let Some(n) = self.nodes.get_mut(node as usize) {
+            n.version = self.versions;
+        }
+    }
+
     /// drain3's tree_search: follow the token, else `<*>`, else give up.
-    fn search_leaf<'t>(&self, n: usize, tok: impl Fn(usize) -> &'t str) -> Option<u32> {
+    /// `walked` gets the nodes passed, the leaf last, with their versions.
+    fn search_leaf<'t>(
+        &self,
+        n: usize,
+        tok: impl Fn(usize) -> &'t str,
+        is_word: impl Fn(usize) -> bool,
+        walked: &mut Vec<(u32, u64)>,
+    ) -> Option<u32> {
+        walked.clear();
         let mut node = *self.roots.get(&(n as u32))?;
+        walked.push((node, self.nodes[node as usize].version));
         for d in 0..self.cfg.token_layers().min(n) {
             let children = &self.nodes[node as usize].children;
-            let key = tree_key(tok(d));
+            let key = tree_key_of(tok(d), is_word(d));
             node = match children.get(key) {
                 Some(&c) => c,
                 None => *children.get(WILDCARD)?,
             };
+            walked.push((node, self.nodes[node as usize].version));
         }
         Some(node)
     }
@@ -385,6 +700,7 @@ impl Miner {
         leaf: u32,
         n: usize,
         tok: impl Fn(usize) -> &'t str,
+        is_word: impl Fn(usize) -> bool,
     ) -> Option<(u32, bool)> {
         let mut best: Option<(u32, usize, usize)> = None;
         // which of the line's tokens are words, looked at only where a
@@ -425,14 +741,13 @@ impl Miner {
                             let bit = 1u64 << i;
                             if looked & bit == 0 {
                                 looked |= bit;
-                                if kind_of(tok(i).as_bytes()) == Kind::Word {
+                                if is_word(i) {
                                     line_words |= bit;
                                 }
                             }
                             (c.words | line_words) & bit != 0
                         } else {
-                            kind_of(c.token_bytes(i)) == Kind::Word
-                                || kind_of(tok(i).as_bytes()) == Kind::Word
+                            kind_of(c.token_bytes(i)) == Kind::Word || is_word(i)
                         };
                         if word {
                             refused = true;
@@ -497,21 +812,26 @@ impl Miner {
         c.words = word_tokens(&text, &spans);
         c.text = Arc::from(text);
         c.spans = spans;
+        let leaf = c.leaf;
+        self.touch(leaf);
         self.stats.generalisations += 1;
     }
 
-    fn create(&mut self, ts_ns: i64, content: &str, spans: &[(u32, u32)]) -> u32 {
+    fn create<'t>(
+        &mut self,
+        ts_ns: i64,
+        (content, spans): (&str, &[(u32, u32)]),
+        tok: impl Fn(usize) -> &'t str,
+        is_word: impl Fn(usize) -> bool,
+        plain: bool,
+    ) -> u32 {
         if self.by_id.len() >= self.cfg.max_templates.max(1) {
             self.evict_lru();
         }
         if self.nodes.len() > self.node_budget() {
             self.rebuild_tree();
         }
-        let tokens: Vec<&str> = spans
-            .iter()
-            .map(|&(s, e)| &content[s as usize..e as usize])
-            .collect();
-        let path = self.choose_path(&tokens);
+        let path = self.choose_path(spans.len(), tok, &is_word);
         let text: Arc<str> = Arc::from(content);
         let mut salt = 0;
         let id = loop {
@@ -525,8 +845,18 @@ impl Miner {
             id,
             text,
             spans: spans.to_vec(),
-            keyed: keyed_tokens(content, spans),
-            words: word_tokens(content, spans),
+            keyed: if plain {
+                // a plain line is split at `=`: none of its tokens is a
+                // `key=value`
+                debug_assert_eq!(keyed_tokens(content, spans) & !(1 << 63), 0);
+                u64::from(spans.len() > 64) << 63
+            } else {
+                keyed_tokens(content, spans)
+            },
+            // the line's own kinds: the template is the line
+            words: (0..spans.len().min(64))
+                .filter(|&i| is_word(i))
+                .fold(0, |m, i| m | 1 << i),
             path,
             leaf: 0,
             count: 0,
@@ -564,11 +894,13 @@ impl Miner {
                 None => {
                     let c = self.new_node();
                     self.nodes[node as usize].children.insert(key.clone(), c);
+                    self.touch(node);
                     c
                 }
             };
         }
         self.nodes[node as usize].clusters.push(slot);
+        self.touch(node);
         cluster.leaf = node;
         self.by_id.insert(cluster.id, slot);
         self.clusters[slot as usize] = Some(cluster);
@@ -576,22 +908,32 @@ impl Miner {
     }
 
     fn new_node(&mut self) -> u32 {
-        self.nodes.push(Node::default());
+        self.versions += 1;
+        self.nodes.push(Node {
+            version: self.versions,
+            ..Node::default()
+        });
         (self.nodes.len() - 1) as u32
     }
 
     /// drain3's add_seq_to_prefix_tree, deciding the keys only: the token
-    /// itself while the node has room, `<*>` for values (see [`tree_key`])
+    /// itself while the node has room, `<*>` for values (see [`tree_key_of`])
     /// and once the node is full.
-    fn choose_path(&self, tokens: &[&str]) -> Vec<Box<str>> {
-        let layers = self.cfg.token_layers().min(tokens.len());
+    fn choose_path<'t>(
+        &self,
+        n: usize,
+        tok: impl Fn(usize) -> &'t str,
+        is_word: impl Fn(usize) -> bool,
+    ) -> Vec<Box<str>> {
+        let layers = self.cfg.token_layers().min(n);
         let mut path: Vec<Box<str>> = Vec::with_capacity(layers);
-        let mut node = self.roots.get(&(tokens.len() as u32)).copied();
-        for &t in &tokens[..layers] {
+        let mut node = self.roots.get(&(n as u32)).copied();
+        for d in 0..layers {
+            let t = tok(d);
             let children = node.map(|n| &self.nodes[n as usize].children);
             let len = children.map_or(0, |c| c.len());
             let has = |k: &str| children.is_some_and(|c| c.contains_key(k));
-            let key: &str = if tree_key(t) == WILDCARD {
+            let key: &str = if tree_key_of(t, is_word(d)) == WILDCARD {
                 WILDCARD
             } else if has(t) {
                 t
@@ -624,6 +966,7 @@ impl Miner {
             self.nodes[c.leaf as usize]
                 .clusters
                 .retain(|&s| s as usize != slot);
+            self.touch(c.leaf);
             self.by_id.remove(&c.id);
             self.free.push(slot as u32);
             self.stats.templates_evicted += 1;
@@ -687,12 +1030,14 @@ fn matches(template: &[u8], token: &[u8]) -> Match {
     Match::Differs
 }
 
-/// The branch a token takes in the tree: its own for a word, `<*>` for a
-/// value (a mask, a dotted name, anything with a digit), so that lines
-/// starting with different values meet in one leaf.
+/// The branch a token takes in the tree: its own for a word (`is_word`:
+/// [`kind_of`] says so), `<*>` for a value (a mask, a dotted name,
+/// anything with a digit), so that lines starting with different values
+/// meet in one leaf. An empty token (the value of a bare `x =`) is no
+/// word: a branch must have a name, or a snapshot could not be restored.
 #[inline]
-fn tree_key(token: &str) -> &str {
-    if token.bytes().any(|b| b.is_ascii_digit()) || kind_of(token.as_bytes()) != Kind::Word {
+fn tree_key_of(token: &str, is_word: bool) -> &str {
+    if !is_word || token.is_empty() || token.bytes().any(|b| b.is_ascii_digit()) {
         WILDCARD
     } else {
         token
@@ -701,7 +1046,8 @@ fn tree_key(token: &str) -> &str {
 
 /// `key=` of a `key=value` token, if it is one.
 fn key_prefix(token: &str) -> Option<&str> {
-    let eq = token.find('=')?;
+    // tokens are short: a loop beats a call to memchr
+    let eq = token.bytes().position(|c| c == b'=')?;
     (eq > 0).then(|| &token[..=eq])
 }
 
@@ -931,6 +1277,125 @@ mod tests {
             Miner::restore(snap),
             Err(crate::RestoreError::BadPath(_))
         ));
+    }
+
+    /// Lines of a few statements with varying values, repeated lines,
+    /// words that generalise, JSON lines and overlong lines.
+    fn varied_corpus(n: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut x = 7u64;
+        for i in 0..n {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let r = (x >> 33) as usize;
+            // a word of its own, so that its lines take a branch of their own
+            let word: String = [r % 26, r / 26 % 26, r / 676 % 26]
+                .iter()
+                .map(|&l| char::from(b'a' + l as u8))
+                .collect();
+            lines.push(match r % 12 {
+                0 => format!("user {} logged in from 10.0.{}.{}", r % 50, r % 3, r % 7),
+                1 => format!("cache {} for key k{}", ["hit", "miss"][r % 2], r % 4),
+                2 => "heartbeat ok".to_string(),
+                3 => format!("connected to db.{}.internal on port eth", ["a", "b", "c"][r % 3]),
+                4 => format!("worker-{} state:{} took {} ms", r % 9, ["RUNNING", "DONE"][r % 2], r % 100),
+                5 => format!("{{\"level\":\"warn\",\"message\":\"slow query\",\"fields\":{{\"ms\":{},\"table\":\"t{}\"}}}}", r % 90, r % 3),
+                6 => format!("shard {} of {} {}", r % 7, ["east", "west"][r % 2], "x ".repeat(r % 5)),
+                7 => format!("job {} <HEX> {} done", r % 13, ["a.b.c", "d.e.f"][r % 2]),
+                8 => format!("{} {}", "t".repeat(1 + r % 3), "z ".repeat(600)),
+                9 => format!("ERROR {} failed: {}", ["read", "write", "sync"][r % 3], i % 4),
+                10 => format!("{word} {}", "y ".repeat(r % 7)),
+                _ => format!("a=1 b={} msg=\"m {}\"", r % 5, r % 2),
+            });
+        }
+        lines
+    }
+
+    /// Remembered fits only save work: mining with them gives what mining
+    /// without them gives, through evictions, tree rebuilds and
+    /// generalisations.
+    #[test]
+    fn remembered_fits_change_nothing() {
+        for max_templates in [3, 8, 1000] {
+            let cfg = MinerConfig {
+                max_templates,
+                max_tokens: 40,
+                ..MinerConfig::default()
+            };
+            let mut with = Miner::new("svc", cfg.clone());
+            let mut without = Miner::new("svc", cfg);
+            without.fits.enabled = false;
+            for (i, line) in varied_corpus(3000).iter().enumerate() {
+                let a = with.observe(i as i64, None, line);
+                let b = without.observe(i as i64, None, line);
+                assert_eq!(a, b, "line {i}: {line}");
+            }
+            assert_eq!(with.snapshot(), without.snapshot());
+            assert!(with.stats().templates_evicted > 0 || max_templates == 1000);
+        }
+    }
+
+    /// A line that fitted one template fits another, first in the leaf,
+    /// once a generalisation makes the two as similar to it.
+    #[test]
+    fn a_generalisation_outdates_what_was_remembered() {
+        let script = [
+            "a x.y.z c 7",
+            // `b` is a word where the first has a dotted name: a template
+            "a b c 7",
+            "a b c 7",
+            "a b c 7",
+            // the first becomes `a <*> c <NUM>`
+            "a m.n.o c 7",
+            "a b c 7",
+            "a b c 7",
+            // the second becomes `a b c <*>`: as similar to `a b c 7` as
+            // the first, which wins the tie
+            "a b c x.y.z",
+            "a b c 7",
+        ];
+        let mut with = miner();
+        let mut without = miner();
+        without.fits.enabled = false;
+        let mut ids = Vec::new();
+        for (i, line) in script.iter().enumerate() {
+            let a = with.observe(i as i64, None, line);
+            let b = without.observe(i as i64, None, line);
+            assert_eq!(a, b, "{line}");
+            ids.push(a.template_id);
+        }
+        assert_eq!(ids[8], ids[0]);
+        assert_eq!(ids[6], ids[1]);
+    }
+
+    /// A line that fitted a template down the `<*>` branch goes down its
+    /// own branch once its first word has one, whatever was remembered.
+    #[test]
+    fn a_new_branch_outdates_what_was_remembered() {
+        let script = [
+            "5 foo bar",
+            // a dotted name is no word: `<NUM>` becomes `<*>`
+            "x.y.z foo bar",
+            // fits `<*> foo bar` down the `<*>` branch, twice: remembered
+            "zed foo bar",
+            "zed foo bar",
+            // makes a `zed` branch beside `<*>`
+            "zed qq rr",
+            // down the `zed` branch now, where nothing fits
+            "zed foo bar",
+        ];
+        let mut with = miner();
+        let mut without = miner();
+        without.fits.enabled = false;
+        let mut news = Vec::new();
+        for (i, line) in script.iter().enumerate() {
+            let a = with.observe(i as i64, None, line);
+            let b = without.observe(i as i64, None, line);
+            assert_eq!(a, b, "{line}");
+            news.push(a.is_new);
+        }
+        assert_eq!(news, [true, false, false, false, true, true]);
     }
 
     #[test]

@@ -145,7 +145,7 @@ fn parse_logfmt(line: &str, p: &mut Parsed) -> bool {
         while i < b.len() && !is_space(b[i]) && b[i] != b'=' {
             i += 1;
         }
-        let key = Value {
+        let mut key = Value {
             start: ks,
             end: i,
             kind: Kind::Raw,
@@ -180,10 +180,12 @@ fn parse_logfmt(line: &str, p: &mut Parsed) -> bool {
                 p.clear();
                 return false;
             }
-            // A bare word: kept as a key without a value.
+            // A bare word: kept as a key without a value, the whole word
+            // (a lone `=` too: a token is never empty).
             while i < b.len() && !is_space(b[i]) {
                 i += 1;
             }
+            key.end = i;
             key_only(ks, i)
         };
         if val.kind != Kind::Composite {
@@ -226,9 +228,9 @@ fn key_only(start: usize, end: usize) -> Value {
 /// anywhere there (`081109 203615 148 INFO dfs...`), any case when it is the
 /// first token or is set off by brackets or a colon (`[warn]`, `error:`).
 fn plain_level(line: &str) -> Option<Level> {
-    let head = &line.as_bytes()[..line.len().min(96)];
+    let head = &line.as_bytes()[..line.len().min(LEVEL_HEAD)];
     let mut i = 0;
-    for n in 0..6 {
+    for n in 0..LEVEL_TOKENS {
         while i < head.len() && is_space(head[i]) {
             i += 1;
         }
@@ -239,40 +241,62 @@ fn plain_level(line: &str) -> Option<Level> {
         while i < head.len() && !is_space(head[i]) {
             i += 1;
         }
-        let tok = &head[s..i];
-        let trimmed_start = tok
-            .iter()
-            .position(|c| c.is_ascii_alphabetic())
-            .unwrap_or(tok.len());
-        let trimmed_end = tok
-            .iter()
-            .rposition(|c| c.is_ascii_alphabetic())
-            .map_or(trimmed_start, |e| e + 1);
-        let word = &tok[trimmed_start..trimmed_end.max(trimmed_start)];
-        // Level words have 3 to 13 letters; most words are ruled out here.
-        if !(3..=13).contains(&word.len()) || !word.iter().all(u8::is_ascii_alphabetic) {
-            continue;
-        }
-        let set_off = trimmed_start > 0 || trimmed_end < tok.len();
-        let upper = word.iter().all(u8::is_ascii_uppercase);
-        if !(upper || n == 0 || set_off) {
-            continue;
-        }
-        if let Some(l) = Level::parse_bytes(word) {
+        if let Some(l) = level_word(&head[s..i], n) {
             return Some(l);
         }
     }
     None
 }
 
-fn parse(line: &str, p: &mut Parsed) -> Format {
+/// Bytes at the head of a plain line where a level word is looked for.
+pub(crate) const LEVEL_HEAD: usize = 96;
+/// Tokens at the head of a plain line where a level word is looked for.
+pub(crate) const LEVEL_TOKENS: usize = 6;
+
+/// The level that token `n` (cut at [`LEVEL_HEAD`]) of a plain line names,
+/// if it names one (see [`plain_level`]); the tokenizer asks this of the
+/// tokens it finds anyway, so that plain lines are not scanned twice.
+pub(crate) fn level_word(tok: &[u8], n: usize) -> Option<Level> {
+    if tok.len() < 3 {
+        return None;
+    }
+    // no letter, no level
+    let start = tok.iter().position(u8::is_ascii_alphabetic)?;
+    let end = tok
+        .iter()
+        .rposition(u8::is_ascii_alphabetic)
+        .map_or(start, |e| e + 1);
+    let word = &tok[start..end];
+    // Level words have 3 to 13 letters; most words are ruled out here.
+    if !(3..=13).contains(&word.len()) {
+        return None;
+    }
+    let set_off = start > 0 || end < tok.len();
+    // mid-sentence, only upper case counts (which rules out most words
+    // at their first letter); else any letters do
+    let letters = if n == 0 || set_off {
+        word.iter().all(u8::is_ascii_alphabetic)
+    } else {
+        word.iter().all(u8::is_ascii_uppercase)
+    };
+    if !letters {
+        return None;
+    }
+    Level::parse_bytes(word)
+}
+
+/// `plain_level_too`: whether to look for a plain line's level (the
+/// tokenizer finds it on its own pass).
+fn parse(line: &str, p: &mut Parsed, plain_level_too: bool) -> Format {
     p.clear();
     let first = line.as_bytes().iter().position(|&c| !is_space(c));
     match first.map(|i| line.as_bytes()[i]) {
         Some(b'{') if parse_json(line, p) => Format::Json,
         Some(c) if c != b'{' && c != b'[' && parse_logfmt(line, p) => Format::Logfmt,
         _ => {
-            p.level = plain_level(line);
+            if plain_level_too {
+                p.level = plain_level(line);
+            }
             Format::Plain
         }
     }
@@ -293,7 +317,7 @@ fn text<'a>(line: &'a str, v: Value) -> Cow<'a, str> {
 /// Takes a line apart: JSON object, logfmt or plain text.
 pub fn extract(line: &str) -> Extracted<'_> {
     let mut p = Parsed::default();
-    let format = parse(line, &mut p);
+    let format = parse(line, &mut p, true);
     sort_fields(line, &mut p.fields);
     let message = match (format, p.message) {
         (Format::Plain, _) => Cow::Borrowed(line),
@@ -335,10 +359,18 @@ pub struct Preprocessor {
     parsed: Parsed,
     unescaped: String,
     tokens: Vec<(u32, u32)>,
-    kinds: Vec<crate::plain::Kind>,
+    /// The kinds of the last plain line's tokens; empty after a
+    /// structured line.
+    kinds: Vec<crate::plain::Written>,
 }
 
 impl Preprocessor {
+    /// The kinds of the tokens [`Preprocessor::content_tokens`] last
+    /// wrote, when the tokenizer knew them (plain lines); else empty.
+    pub(crate) fn token_kinds(&self) -> &[crate::plain::Written] {
+        &self.kinds
+    }
+
     /// Clears `out` and writes the masked text to mine from `line`; returns
     /// the level found in the line and its format.
     pub fn content(
@@ -369,10 +401,11 @@ impl Preprocessor {
     ) -> (Option<Level>, Format) {
         out.clear();
         tokens.clear();
-        let format = parse(line, &mut self.parsed);
+        self.kinds.clear();
+        let format = parse(line, &mut self.parsed, false);
         if format == Format::Plain {
-            crate::plain::tokenize(line, masks, out, tokens, &mut self.kinds);
-            return (self.parsed.level, format);
+            let level = crate::plain::tokenize(line, masks, out, tokens, &mut self.kinds);
+            return (level, format);
         }
         if let Some(v) = self.parsed.message {
             write_value(line, v, masks, out, false, &mut self.unescaped);

@@ -18,6 +18,8 @@
 //! README's evaluation); each is a shape, never a system's vocabulary.
 
 use crate::drain::WILDCARD;
+use crate::extract::{LEVEL_HEAD, LEVEL_TOKENS, level_word};
+use crate::level::Level;
 use crate::mask::{MaskConfig, mask_name};
 
 /// A path or URL as a variable.
@@ -32,11 +34,59 @@ pub(crate) enum Kind {
     Var,
 }
 
+/// A written token's kind: as the rules here gave it, and as [`kind_of`]
+/// (and so Drain) finds it from the text, which differ in one case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Written {
+    Word,
+    Soft,
+    Var,
+    /// A word written as a mask (`<HEX>` in the line itself): a word to
+    /// the rules here, a variable to [`kind_of`].
+    MaskWord,
+}
+
+impl Written {
+    /// What [`kind_of`] finds for the token.
+    pub(crate) fn drain_kind(self) -> Kind {
+        match self {
+            Written::Word => Kind::Word,
+            Written::Soft => Kind::Soft,
+            Written::Var | Written::MaskWord => Kind::Var,
+        }
+    }
+}
+
 /// Units a value may be followed by, as their own token.
-const UNITS: [&str; 22] = [
-    "B", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "bytes", "ms", "s", "sec", "secs", "seconds",
-    "us", "ns", "min", "mins", "minutes", "h", "hours", "%",
-];
+#[inline]
+fn is_unit_word(t: &[u8]) -> bool {
+    // a match rather than a list: it compiles to a few length-keyed
+    // compares, and runs after every value
+    matches!(
+        t,
+        b"B" | b"KB"
+            | b"MB"
+            | b"GB"
+            | b"TB"
+            | b"KiB"
+            | b"MiB"
+            | b"GiB"
+            | b"bytes"
+            | b"ms"
+            | b"s"
+            | b"sec"
+            | b"secs"
+            | b"seconds"
+            | b"us"
+            | b"ns"
+            | b"min"
+            | b"mins"
+            | b"minutes"
+            | b"h"
+            | b"hours"
+            | b"%"
+    )
+}
 
 #[inline]
 fn is_name_byte(b: u8) -> bool {
@@ -106,8 +156,8 @@ pub(crate) fn is_dotted(s: &[u8]) -> bool {
     !capitals
 }
 
-/// What the shape tests need to know about some bytes, in one pass: most
-/// tokens are plain words, and one look rules every shape out.
+/// What the shape tests need to know about some bytes: most tokens are
+/// plain words, and one look rules every shape out.
 #[derive(Clone, Copy, Default)]
 struct Bytes {
     digit: bool,
@@ -123,60 +173,121 @@ struct Bytes {
     separator: bool,
 }
 
-const DIGIT: u8 = 1;
-const DOT: u8 = 2;
-const COLON: u8 = 4;
-const DASH: u8 = 8;
-const SLASH: u8 = 16;
-/// Anything but hex digits and `. : -` (a `/` and a `=` are both).
-const NOT_NUMBER: u8 = 32;
-const EQUALS: u8 = 64;
-/// Where tokens end: ASCII space and every control byte.
-const SPACE: u8 = 128;
-/// A token with none of these is a bare word, whatever else it holds.
-const SHAPED: u8 = DIGIT | DOT | COLON | SLASH | EQUALS;
-
-/// Byte classes, looked up: this runs over every byte of every plain line.
-static CLASS: [u8; 256] = {
-    let mut t = [NOT_NUMBER; 256];
+/// Per byte, what it adds to a token's [`Counts`]: eight 8-bit lanes, one
+/// per count, so that the scan that finds a token's end also counts its
+/// bytes with one table load and one add per byte. Whitespace (ASCII space
+/// and every control byte), where tokens end, is `u64::MAX`, a value no
+/// other byte has.
+static LANES: [u64; 256] = {
+    let mut t = [0u64; 256];
     let mut i = 0;
     while i < 256 {
         let c = i as u8;
         t[i] = match c {
-            b'0'..=b'9' => DIGIT,
+            0..=b' ' | 0x7f => u64::MAX,
+            b'0'..=b'9' => 1 << (8 * DIGITS),
             b'a'..=b'f' | b'A'..=b'F' => 0,
-            b'.' => DOT,
-            b':' => COLON,
-            b'-' => DASH,
-            b'/' => SLASH | NOT_NUMBER,
-            b'=' => EQUALS | NOT_NUMBER,
-            0..=b' ' | 0x7f => SPACE,
-            _ => NOT_NUMBER,
+            b'.' => 1 << (8 * DOTS),
+            b':' => 1 << (8 * COLONS),
+            b'-' => 1 << (8 * DASHES),
+            // a `/` and a `=` are not number bytes either
+            b'/' => (1 << (8 * SLASHES)) | (1 << (8 * NOT_NUMBER)),
+            b'=' => (1 << (8 * EQUALS)) | (1 << (8 * NOT_NUMBER)),
+            b'<' => (1 << (8 * ANGLES)) | (1 << (8 * NOT_NUMBER)),
+            _ => 1 << (8 * NOT_NUMBER),
         };
         i += 1;
     }
     t
 };
 
+/// Lanes of [`LANES`].
+const DIGITS: u32 = 0;
+/// Bytes outside hex digits and `. : -`.
+const NOT_NUMBER: u32 = 1;
+const DOTS: u32 = 2;
+const COLONS: u32 = 3;
+const DASHES: u32 = 4;
+const SLASHES: u32 = 5;
+const EQUALS: u32 = 6;
+/// `<`, which every mask starts with.
+const ANGLES: u32 = 7;
+
+/// The lanes that make a token more than a bare word: with none of digits,
+/// dots, colons, slashes and equals signs there is no value, no dotted name
+/// and nothing to split.
+const SHAPED: u64 = lane_mask(DIGITS)
+    | lane_mask(DOTS)
+    | lane_mask(COLONS)
+    | lane_mask(SLASHES)
+    | lane_mask(EQUALS);
+
+const fn lane_mask(lane: u32) -> u64 {
+    0xff << (8 * lane)
+}
+
+/// A lane holds at most 255 before it would carry into the next.
+const LANE_MAX: usize = 255;
+
+/// Byte counts of a token, one per lane of [`LANES`].
+#[derive(Clone, Copy, Default)]
+struct Counts([u32; 8]);
+
+impl Counts {
+    /// Counts of bytes without whitespace.
+    fn of(s: &[u8]) -> Counts {
+        let mut c = Counts::default();
+        for chunk in s.chunks(LANE_MAX) {
+            c.add(lanes_of(chunk));
+        }
+        c
+    }
+
+    fn add(&mut self, packed: u64) {
+        for (lane, n) in self.0.iter_mut().enumerate() {
+            *n += ((packed >> (8 * lane)) & 0xff) as u32;
+        }
+    }
+
+    fn get(&self, lane: u32) -> u32 {
+        self.0[lane as usize]
+    }
+}
+
+/// The lanes of at most [`LANE_MAX`] bytes without whitespace.
+#[inline]
+fn lanes_of(s: &[u8]) -> u64 {
+    s.iter()
+        .fold(0u64, |acc, &c| acc.wrapping_add(LANES[c as usize]))
+}
+
 impl Bytes {
     fn of(s: &[u8]) -> Bytes {
-        let mut flags = 0u8;
-        let mut separators = 0u32;
-        let mut dots = 0u32;
-        for &c in s {
-            let k = CLASS[c as usize];
-            flags |= k;
-            separators += u32::from(k & (DOT | COLON | DASH) != 0);
-            dots += u32::from(k & DOT != 0);
-        }
+        Bytes::from_counts(&Counts::of(s), s)
+    }
+
+    fn from_counts(c: &Counts, s: &[u8]) -> Bytes {
+        Bytes::from_lanes(|lane| c.get(lane), s)
+    }
+
+    /// From the lanes of at most [`LANE_MAX`] bytes, still packed.
+    #[inline]
+    fn from_packed(packed: u64, s: &[u8]) -> Bytes {
+        Bytes::from_lanes(|lane| ((packed >> (8 * lane)) & 0xff) as u32, s)
+    }
+
+    #[inline]
+    fn from_lanes(lane: impl Fn(u32) -> u32, s: &[u8]) -> Bytes {
+        let slashes = lane(SLASHES);
         Bytes {
-            digit: flags & DIGIT != 0,
-            not_number: flags & NOT_NUMBER != 0,
-            separators,
-            dots,
-            colon: flags & COLON != 0,
-            path: flags & SLASH != 0 && is_path(s),
-            separator: flags & (COLON | EQUALS) != 0,
+            digit: lane(DIGITS) > 0,
+            not_number: lane(NOT_NUMBER) > 0,
+            separators: lane(DOTS) + lane(COLONS) + lane(DASHES),
+            dots: lane(DOTS),
+            colon: lane(COLONS) > 0,
+            // a `/` before the last byte: two of them, or one not last
+            path: slashes >= 2 || (slashes == 1 && s.last() != Some(&b'/')),
+            separator: lane(COLONS) + lane(EQUALS) > 0,
         }
     }
 
@@ -214,72 +325,130 @@ fn piece_kind(p: &[u8], b: Bytes) -> Kind {
 
 /// What a variable is called in the template.
 fn var_name(value: &str, masks: &MaskConfig) -> &'static str {
-    let b = value.as_bytes();
-    if is_path(b) {
+    var_name_of(value, is_path(value.as_bytes()), masks)
+}
+
+/// As [`var_name`], for a value already known to be a path or not.
+fn var_name_of(value: &str, path: bool, masks: &MaskConfig) -> &'static str {
+    if path {
         return PATH;
     }
     match mask_name(value, masks) {
-        WILDCARD if is_host_port(b) => HOST,
+        WILDCARD if is_host_port(value.as_bytes()) => HOST,
         name => name,
     }
+}
+
+/// Units after a value (punctuation around them aside), which the value
+/// absorbs.
+fn is_unit(t: &[u8]) -> bool {
+    let punct = |c: &u8| matches!(c, b',' | b';' | b'.' | b')' | b']' | b'}');
+    let s = t.iter().position(|c| !punct(c)).unwrap_or(t.len());
+    let e = t.iter().rposition(|c| !punct(c)).map_or(s, |e| e + 1);
+    is_unit_word(&t[s..e])
 }
 
 /// The tokens being written, with their kinds.
 struct Tokens<'a> {
     out: &'a mut String,
     spans: &'a mut Vec<(u32, u32)>,
-    kinds: &'a mut Vec<Kind>,
+    kinds: &'a mut Vec<Written>,
 }
 
 impl Tokens<'_> {
     /// Appends a token, unless it is a unit after a value or a value after
     /// a value.
+    #[inline]
     fn push(&mut self, text: &str, kind: Kind) {
-        self.push_parts(["", text, ""], kind);
+        // tokens are short: a loop beats a call to memchr
+        let angle = kind == Kind::Word && text.bytes().any(|c| c == b'<');
+        self.push_word_or(text, kind, angle);
+    }
+
+    /// As [`Tokens::push`], for a token whose `<`, if any, is known.
+    #[inline]
+    fn push_word_or(&mut self, text: &str, kind: Kind, angle: bool) {
+        if !self.admit(text, kind) {
+            return;
+        }
+        self.separate();
+        let start = self.out.len() as u32;
+        self.out.push_str(text);
+        let written = match kind {
+            Kind::Word if angle && is_mask(text.as_bytes()) => Written::MaskWord,
+            Kind::Word => Written::Word,
+            Kind::Soft => Written::Soft,
+            Kind::Var => Written::Var,
+        };
+        self.close(start, written);
     }
 
     /// As [`Tokens::push`], the token written from parts, the last one
     /// without its colons (no allocation per token).
     fn push_parts(&mut self, [lead, text, trail]: [&str; 3], kind: Kind) {
-        let last = self.kinds.last().copied();
-        // units are short: "minutes," is the longest worth a look
-        if kind == Kind::Word && last == Some(Kind::Var) && text.len() <= 9 {
-            let bare = text.trim_matches(|c| matches!(c, ',' | ';' | '.' | ')' | ']' | '}'));
-            if UNITS.contains(&bare) {
-                return;
-            }
+        if !self.admit(text, kind) {
+            return;
         }
-        if kind == Kind::Var {
-            // a variable after a variable, with only `:` between: one
-            let mut keep = self.kinds.len();
-            while keep > 0 && self.token(keep - 1) == ":" {
-                keep -= 1;
-            }
-            if keep > 0 && self.kinds[keep - 1] == Kind::Var {
-                self.truncate(keep);
-                return;
-            }
-        }
-        if !self.out.is_empty() {
-            self.out.push(' ');
-        }
+        self.separate();
         let start = self.out.len() as u32;
         self.out.push_str(lead);
         self.out.push_str(text);
-        if trail.contains(':') {
+        if trail.bytes().any(|c| c == b':') {
             for part in trail.split(':') {
                 self.out.push_str(part);
             }
         } else {
             self.out.push_str(trail);
         }
-        self.spans.push((start, self.out.len() as u32));
-        self.kinds.push(kind);
+        // only variables are written from parts, and a variable's text
+        // is a mask
+        debug_assert_eq!(kind, Kind::Var);
+        self.close(start, Written::Var);
     }
 
-    fn token(&self, i: usize) -> &str {
+    /// Whether a token is written: not a unit after a value, not a value
+    /// after a value (that one absorbs it).
+    #[inline(always)]
+    fn admit(&mut self, text: &str, kind: Kind) -> bool {
+        let last = self.kinds.last().copied();
+        // units are short: "minutes," is the longest worth a look
+        if kind == Kind::Word
+            && last == Some(Written::Var)
+            && text.len() <= 9
+            && is_unit(text.as_bytes())
+        {
+            return false;
+        }
+        if kind == Kind::Var {
+            // a variable after a variable, with only `:` between: one
+            let mut keep = self.kinds.len();
+            while keep > 0 && self.is_colon(keep - 1) {
+                keep -= 1;
+            }
+            if keep > 0 && self.kinds[keep - 1] == Written::Var {
+                self.truncate(keep);
+                return false;
+            }
+        }
+        true
+    }
+
+    #[inline]
+    fn separate(&mut self) {
+        if !self.out.is_empty() {
+            self.out.push(' ');
+        }
+    }
+
+    #[inline]
+    fn close(&mut self, start: u32, written: Written) {
+        self.spans.push((start, self.out.len() as u32));
+        self.kinds.push(written);
+    }
+
+    fn is_colon(&self, i: usize) -> bool {
         let (s, e) = self.spans[i];
-        &self.out[s as usize..e as usize]
+        e == s + 1 && self.out.as_bytes()[s as usize] == b':'
     }
 
     fn truncate(&mut self, n: usize) {
@@ -295,83 +464,132 @@ impl Tokens<'_> {
 }
 
 /// Writes the tokens of `line` into `out`, separated by single spaces,
-/// and their ranges into `spans`. `kinds` is scratch.
+/// their ranges into `spans` and their kinds into `kinds`; returns the
+/// line's level word, if it has one where a plain line's is looked for.
 pub(crate) fn tokenize(
     line: &str,
     masks: &MaskConfig,
     out: &mut String,
     spans: &mut Vec<(u32, u32)>,
-    kinds: &mut Vec<Kind>,
-) {
+    kinds: &mut Vec<Written>,
+) -> Option<Level> {
     kinds.clear();
     let mut tokens = Tokens { out, spans, kinds };
     let b = line.as_bytes();
+    let mut level = None;
+    // raw tokens seen where a level may still be found
+    let mut heads = 0;
     let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && CLASS[b[i] as usize] == SPACE {
-            i += 1;
-        }
-        let start = i;
-        let mut seen = 0u8;
-        while i < b.len() {
-            let k = CLASS[b[i] as usize];
-            if k == SPACE {
-                break;
+    while let Some((start, end, acc)) = next_token(b, i) {
+        i = end;
+        if heads < LEVEL_TOKENS && start < LEVEL_HEAD {
+            if level.is_none() {
+                level = level_word(&b[start..i.min(LEVEL_HEAD)], heads);
             }
-            seen |= k;
-            i += 1;
-        }
-        if start == i {
-            continue;
+            heads += 1;
         }
         // spaces are ASCII: the slice keeps UTF-8 intact
         let raw = &line[start..i];
-        if seen & SHAPED == 0 {
-            // no digit, dot, colon, slash or equals sign: no value, no
-            // dotted name, nothing to split
-            tokens.push(raw, Kind::Word);
-        } else {
-            token(raw, masks, &mut tokens);
+        // past LANE_MAX bytes lanes have carried into each other: `token`
+        // counts again, in chunks
+        let lanes = (raw.len() <= LANE_MAX).then_some(acc);
+        match lanes {
+            Some(acc) if acc & SHAPED == 0 => {
+                tokens.push_word_or(raw, Kind::Word, acc & lane_mask(ANGLES) != 0);
+            }
+            // `word:`, as common as words in some logs, split as `token`
+            // would split it without the shape tests
+            Some(acc) if acc & SHAPED == 1 << (8 * COLONS) && raw.ends_with(':') => {
+                let word = &raw[..raw.len() - 1];
+                if !word.is_empty() {
+                    tokens.push_word_or(word, Kind::Word, acc & lane_mask(ANGLES) != 0);
+                }
+                tokens.push_word_or(":", Kind::Word, false);
+            }
+            _ => token(raw, lanes, masks, &mut tokens),
         }
     }
+    level
 }
 
-/// One whitespace-separated token.
-fn token(raw: &str, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
+/// The next token at or after `i`: its range and its lanes (exact when it
+/// is at most [`LANE_MAX`] bytes long), counted on the pass that finds its
+/// end.
+#[inline]
+fn next_token(b: &[u8], mut i: usize) -> Option<(usize, usize, u64)> {
+    while i < b.len() && LANES[b[i] as usize] == u64::MAX {
+        i += 1;
+    }
+    if i >= b.len() {
+        return None;
+    }
+    let start = i;
+    let mut acc = 0u64;
+    while i < b.len() {
+        let v = LANES[b[i] as usize];
+        if v == u64::MAX {
+            break;
+        }
+        acc = acc.wrapping_add(v);
+        i += 1;
+    }
+    Some((start, i, acc))
+}
+
+/// One whitespace-separated token, with its lanes if it is short enough
+/// for them to be exact.
+fn token(raw: &str, lanes: Option<u64>, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
     let b = raw.as_bytes();
     let (lead, core, trail) = around(raw);
-    let shape = Bytes::of(core.as_bytes());
+    let shape = match lanes {
+        // the lead and trail are counted in the whole: no lane borrows
+        Some(acc) => Bytes::from_packed(
+            acc - lanes_of(lead.as_bytes()) - lanes_of(trail.as_bytes()),
+            core.as_bytes(),
+        ),
+        None => Bytes::of(core.as_bytes()),
+    };
     if !core.is_empty() && shape.whole_value(core.as_bytes()) {
-        push_var(lead, var_name(core, masks), trail, tokens);
+        push_var(lead, var_name_of(core, shape.path, masks), trail, tokens);
         return;
     }
     // most tokens are bare words: their core is the whole token
-    let whole = if core.len() == raw.len() {
-        shape
-    } else {
-        Bytes::of(b)
+    let whole = match lanes {
+        _ if core.len() == raw.len() => shape,
+        Some(acc) => Bytes::from_packed(acc, b),
+        None => Bytes::of(b),
     };
     if !whole.separator {
         piece_of(raw, whole, masks, tokens);
         return;
     }
     let mut from = 0;
+    // the pieces' lanes, counted on the way
+    let mut acc = 0u64;
     for (k, &c) in b.iter().enumerate() {
         if c == b'=' || c == b':' {
             // the separator is a token of its own, after a name as after a
             // value: `src:` and `<PATH>:` then have as many tokens as
             // `com.apple.x:`, and `12:30:05` stays one variable
-            piece(&raw[from..k], masks, tokens);
-            tokens.push(&raw[k..=k], Kind::Word);
+            piece(&raw[from..k], acc, masks, tokens);
+            tokens.push_word_or(&raw[k..=k], Kind::Word, false);
             from = k + 1;
+            acc = 0;
+        } else {
+            acc = acc.wrapping_add(LANES[c as usize]);
         }
     }
-    piece(&raw[from..], masks, tokens);
+    piece(&raw[from..], acc, masks, tokens);
 }
 
-/// Pushes one piece.
-fn piece(text: &str, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
-    piece_of(text, Bytes::of(text.as_bytes()), masks, tokens);
+/// Pushes one piece, given its lanes (exact if it is short enough).
+fn piece(text: &str, lanes: u64, masks: &MaskConfig, tokens: &mut Tokens<'_>) {
+    let shape = if text.len() <= LANE_MAX {
+        Bytes::from_packed(lanes, text.as_bytes())
+    } else {
+        Bytes::of(text.as_bytes())
+    };
+    piece_of(text, shape, masks, tokens);
 }
 
 /// Pushes one piece whose bytes were looked at.
@@ -392,9 +610,14 @@ fn piece_of(text: &str, shape: Bytes, masks: &MaskConfig, tokens: &mut Tokens<'_
 /// `)`, `,`, `.`, `:`... after it.
 fn around(text: &str) -> (&str, &str, &str) {
     let b = text.as_bytes();
-    let lead = b.iter().take_while(|&&c| is_lead(c)).count();
-    let trail = b[lead..].iter().rev().take_while(|&&c| is_trail(c)).count();
-    let end = b.len() - trail;
+    let mut lead = 0;
+    while lead < b.len() && is_lead(b[lead]) {
+        lead += 1;
+    }
+    let mut end = b.len();
+    while end > lead && is_trail(b[end - 1]) {
+        end -= 1;
+    }
     (&text[..lead], &text[lead..end], &text[end..])
 }
 
@@ -415,7 +638,7 @@ fn is_trail(c: u8) -> bool {
 fn push_var(lead: &str, name: &str, trail: &str, tokens: &mut Tokens<'_>) {
     tokens.push_parts([lead, name, trail], Kind::Var);
     for _ in trail.bytes().filter(|&c| c == b':') {
-        tokens.push(":", Kind::Word);
+        tokens.push_word_or(":", Kind::Word, false);
     }
 }
 
@@ -476,6 +699,7 @@ mod tests {
         for (i, &(s, e)) in spans.iter().enumerate() {
             let t = &out[s as usize..e as usize];
             assert!(!t.contains(' ') && !t.is_empty(), "{t:?}");
+            assert_eq!(kinds[i].drain_kind(), kind_of(t.as_bytes()), "{t:?}");
             if i > 0 {
                 assert_eq!(&out[spans[i - 1].1 as usize..s as usize], " ");
             }
@@ -524,12 +748,31 @@ mod tests {
             &mut spans,
             &mut kinds,
         );
-        assert_eq!(kinds, [Kind::Soft, Kind::Word, Kind::Word]);
+        assert_eq!(kinds, [Written::Soft, Written::Word, Written::Word]);
         assert_eq!(kind_of(b"com.apple.launchd"), Kind::Soft);
         assert_eq!(kind_of(b"com.apple.launchd:"), Kind::Soft);
         assert_eq!(kind_of(b"<NUM>"), Kind::Var);
         assert_eq!(kind_of(b"(<NUM>),"), Kind::Var);
         assert_eq!(kind_of(b"<init>"), Kind::Word);
+    }
+
+    #[test]
+    fn words_with_a_colon_split_as_ever() {
+        assert_eq!(
+            tokens("ARPT: 620701.011328: wl0: x"),
+            "ARPT : <NUM> : wl0 : x"
+        );
+        assert_eq!(tokens(": a:"), ": a :");
+        assert_eq!(tokens("<HEX>: (x): 12"), "<HEX> : (x) : <NUM>");
+    }
+
+    proptest::proptest! {
+        /// Drain's view of the written tokens, given by the tokenizer,
+        /// is what it would find from their text (`tokens` checks).
+        #[test]
+        fn written_kinds_are_drains(line in "[a-zA-Z0-9<>*=:./()\\[\\] ,\t-]{0,80}") {
+            tokens(&line);
+        }
     }
 
     #[test]

@@ -3,15 +3,19 @@
 use aiops_templates::{LogSignals, MinerConfig, Templates, TemplatesConfig, extract};
 use proptest::prelude::*;
 
-fn small() -> Templates {
-    Templates::new(TemplatesConfig {
+fn small_config() -> TemplatesConfig {
+    TemplatesConfig {
         miner: MinerConfig {
             max_templates: 50,
             max_line_len: 4096,
             ..MinerConfig::default()
         },
         max_services: 4,
-    })
+    }
+}
+
+fn small() -> Templates {
+    Templates::new(small_config())
 }
 
 fn feed(t: &mut Templates, s: &mut LogSignals, ts: i64, line: &str) {
@@ -32,6 +36,8 @@ proptest! {
             feed(&mut t, &mut s, ts.saturating_add(i as i64), l);
         }
         prop_assert!(t.miner("svc").is_some_and(|m| m.len() <= 50));
+        let restored = Templates::restore(small_config(), t.snapshot());
+        prop_assert!(restored.is_ok(), "{:?}", restored.err());
     }
 
     #[test]
@@ -105,4 +111,27 @@ fn ten_thousand_tokens() {
     let b = t.observe("svc", 1, None, &line);
     assert_eq!(a.template_id, b.template_id);
     assert!(a.template.split(' ').count() <= 512);
+}
+
+/// What was learned from any line can be saved and taken back: a snapshot
+/// that cannot be restored would lose everything the engine learned.
+#[test]
+fn templates_of_odd_logfmt_lines_survive_a_snapshot() {
+    let mut t = small();
+    let mut s = LogSignals::default();
+    for (i, line) in [
+        "k=v a=1 x =",
+        "k=v a=2 x =",
+        "= = =",
+        "a= b= c=",
+        "msg=\"\" level=info =",
+    ]
+    .iter()
+    .enumerate()
+    {
+        feed(&mut t, &mut s, i as i64, line);
+    }
+    let snapshot = t.snapshot();
+    let restored = Templates::restore(small_config(), snapshot);
+    assert!(restored.is_ok(), "{:?}", restored.err());
 }
