@@ -308,6 +308,11 @@ impl Analyzer {
         self.correlator.restore(incidents, now_ms);
     }
 
+    /// See [`crate::Correlator::adopt`].
+    pub fn adopt(&mut self, incidents: Vec<Incident>, now_ms: i64) {
+        self.correlator.adopt(incidents, &self.graph, now_ms);
+    }
+
     pub fn templates(&self) -> &aiops_templates::Templates {
         self.logs.templates()
     }

@@ -74,6 +74,28 @@ impl Correlator {
     /// one will ever end would never resolve. A signal still firing joins
     /// again as a new start.
     pub fn restore(&mut self, incidents: Vec<Incident>, now_ms: i64) {
+        self.restore_as(incidents, now_ms, "the engine restarted");
+    }
+
+    /// Takes over the incidents another engine kept (this engine became
+    /// the leader of several sharing one database): they are the record,
+    /// so this engine's own incidents, which only it saw, give way, and
+    /// their active signals join the taken-over incidents again (or open
+    /// new ones where nothing taken over matches). Ids, states and actions
+    /// then continue where the other engine left them.
+    pub fn adopt(&mut self, incidents: Vec<Incident>, graph: &Graph, now_ms: i64) {
+        let mut still_active: Vec<Signal> = Vec::new();
+        for own in self.incidents.drain(..) {
+            still_active.extend(own.active_signals().cloned());
+        }
+        self.changed.clear();
+        self.restore_as(incidents, now_ms, "this engine took over as leader");
+        for signal in still_active {
+            self.ingest(signal, graph, now_ms);
+        }
+    }
+
+    fn restore_as(&mut self, incidents: Vec<Incident>, now_ms: i64, why: &str) {
         for mut incident in incidents {
             if !incident.is_resolved() {
                 let mut closed = 0;
@@ -88,7 +110,7 @@ impl Correlator {
                     incident.note(
                         now_ms,
                         "restored",
-                        format!("the engine restarted: {closed} active signal(s) closed; still-firing ones will join again"),
+                        format!("{why}: {closed} active signal(s) closed; still-firing ones will join again"),
                     );
                 }
             }

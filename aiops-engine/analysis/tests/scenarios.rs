@@ -207,6 +207,16 @@ impl Shop {
         );
     }
 
+    /// Two engines watching the same shop, the second a moment behind
+    /// the first (as two replicas would), for `seconds`.
+    fn run_both(&mut self, first: &mut Analyzer, second: &mut Analyzer, seconds: i64) {
+        for _ in 0..seconds * 1000 / STEP {
+            self.scrape();
+            first.evaluate(&self.store, self.now);
+            second.evaluate(&self.store, self.now + 7);
+        }
+    }
+
     /// Scrapes and evaluates for `seconds`.
     fn run(&mut self, analyzer: &mut Analyzer, seconds: i64) {
         for _ in 0..seconds * 1000 / STEP {
@@ -342,6 +352,50 @@ fn a_restart_keeps_incidents_and_opens_no_duplicate() {
     assert!(
         incidents[0].revision > saved[0].revision,
         "the restarted engine's signals joined the restored incident: {:#?}",
+        incidents[0].timeline
+    );
+}
+
+#[test]
+fn a_follower_taking_over_continues_the_leaders_incidents_under_their_ids() {
+    let mut shop = Shop::new();
+    let (mut leader, mut follower) = (analyzer(), analyzer());
+    shop.run_both(&mut leader, &mut follower, 300);
+    shop.faults.insert("payments", Fault { errors: 0.5 });
+    shop.run_both(&mut leader, &mut follower, 60);
+    let kept: Vec<_> = leader.correlator().incidents().to_vec();
+    let own: Vec<_> = follower.correlator().incidents().to_vec();
+    assert_eq!((kept.len(), own.len()), (1, 1), "{kept:#?} {own:#?}");
+    assert_ne!(
+        own[0].id, kept[0].id,
+        "two engines name the same fault apart"
+    );
+    // the leader dies; the follower takes over what the leader persisted
+    let json = serde_json::to_string(&kept).unwrap();
+    follower.adopt(serde_json::from_str(&json).unwrap(), shop.now);
+    let ids: Vec<&str> = follower
+        .correlator()
+        .incidents()
+        .iter()
+        .map(|i| i.id.as_str())
+        .collect();
+    assert_eq!(ids, [kept[0].id.as_str()], "its own incident gave way");
+    shop.faults.insert("payments", Fault { errors: 0.9 });
+    shop.run(&mut follower, 60);
+    let incidents = follower.correlator().incidents();
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    assert_eq!(incidents[0].id, kept[0].id);
+    assert!(
+        incidents[0].revision > kept[0].revision,
+        "the follower's signals joined the taken-over incident: {:#?}",
+        incidents[0].timeline
+    );
+    assert!(
+        incidents[0]
+            .timeline
+            .iter()
+            .any(|e| e.detail.contains("took over as leader")),
+        "{:#?}",
         incidents[0].timeline
     );
 }

@@ -27,6 +27,22 @@ pub async fn connect_incidents(state: &AppState) -> Result<(), String> {
     let db = IncidentDb::connect(url)
         .await
         .map_err(|e| format!("incidents database: {e}"))?;
+    let restored = load_incidents(&db).await?;
+    tracing::info!(
+        backend = db.backend(),
+        restored = restored.len(),
+        "incidents database connected"
+    );
+    let now = state.clock.now_ms();
+    state.analysis.lock().restore(restored, now);
+    restore_templates(state, &db).await;
+    let _ = state.incident_db.set(db);
+    Ok(())
+}
+
+/// Every unresolved incident and the latest resolved ones: what an engine
+/// that starts, or takes over as leader, continues from.
+pub async fn load_incidents(db: &IncidentDb) -> Result<Vec<Incident>, String> {
     let mut rows = db
         .unresolved()
         .await
@@ -40,25 +56,16 @@ pub async fn connect_incidents(state: &AppState) -> Result<(), String> {
         .await
         .map_err(|e| format!("incidents database: {e}"))?;
     rows.extend(resolved);
-    let mut restored = Vec::new();
+    let mut incidents = Vec::new();
     for row in rows {
         match serde_json::from_value::<Incident>(row.document) {
-            Ok(incident) => restored.push(incident),
+            Ok(incident) => incidents.push(incident),
             Err(e) => {
                 tracing::warn!(id = %row.id, error = %e, "stored incident not readable; left in the database")
             }
         }
     }
-    tracing::info!(
-        backend = db.backend(),
-        restored = restored.len(),
-        "incidents database connected"
-    );
-    let now = state.clock.now_ms();
-    state.analysis.lock().restore(restored, now);
-    restore_templates(state, &db).await;
-    let _ = state.incident_db.set(db);
-    Ok(())
+    Ok(incidents)
 }
 
 /// Key of the learned log templates in the engine state table.
@@ -101,6 +108,10 @@ pub async fn save_templates(state: &AppState, saved_lines: u64) -> u64 {
     let Some(db) = state.incident_db.get() else {
         return saved_lines;
     };
+    // the leader's templates are the ones kept
+    if !state.leadership.is_leader() {
+        return saved_lines;
+    }
     let (lines, snapshot) = {
         let analysis = state.analysis.lock();
         let lines = analysis.lines_mined();
@@ -134,6 +145,7 @@ pub async fn save_templates(state: &AppState, saved_lines: u64) -> u64 {
 
 pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     vec![
+        crate::incident_writes::spawn(state, stop.clone()),
         tokio::spawn(evaluate_loop(state.clone(), stop.clone())),
         tokio::spawn(log_feed(state.clone(), stop)),
     ]
@@ -198,7 +210,7 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
             }
         })
         .await;
-        persist_changed(&state).await;
+        queue_changed(&state);
         // playbooks decide on what this evaluation found
         state.remediation.wake.notify_one();
         if templates_saved.elapsed() >= TEMPLATES_SAVE_EVERY {
@@ -228,11 +240,27 @@ async fn log_feed(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Writes every incident changed since the last call.
+/// Writes every incident changed since the last call, now; what the
+/// database fails stays queued for the writer (`incident_writes`).
 pub async fn persist_changed(state: &AppState) {
-    let Some(db) = state.incident_db.get() else {
+    queue_changed(state);
+    if let Some(db) = state.incident_db.get() {
+        state
+            .incident_writes
+            .flush_unless_failing(db, state.clock.now_ms())
+            .await;
+    }
+}
+
+/// Queues every incident changed since the last call for the writer, which
+/// writes them without holding up the caller (an evaluation must not wait
+/// on a database that is down).
+pub fn queue_changed(state: &AppState) {
+    // a follower's incidents are its own view; the leader's are the record
+    // (the changes wait, and are written if this engine takes over)
+    if state.incident_db.get().is_none() || !state.leadership.is_leader() {
         return;
-    };
+    }
     let changed: Vec<Incident> = {
         let mut analysis = state.analysis.lock();
         let ids = analysis.correlator_mut().take_changed();
@@ -245,9 +273,5 @@ pub async fn persist_changed(state: &AppState) {
     for row in &rows {
         state.announce(&row.id);
     }
-    for row in rows {
-        if let Err(e) = db.upsert(&row).await {
-            tracing::error!(id = %row.id, error = %e, "incident not persisted; will retry on its next change");
-        }
-    }
+    state.incident_writes.queue(rows);
 }

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::config::Role;
-use crate::routes::access::{Needs, require};
+use crate::routes::access::{Needs, leader_only, require};
 use crate::routes::{
     actions, alertmanager, health, incidents, loki, query, silences, templates, write,
 };
@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/playbooks", get(actions::playbooks))
         .route("/api/v1/silences", get(silences::list))
         .route_layer(needs(Role::Viewer));
+    let on_leader = || axum::middleware::from_fn_with_state(state.clone(), leader_only);
     // every change needs a token with a role, and is recorded under its name
     let respond = Router::new()
         .route(
@@ -75,6 +76,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/silences/{id}",
             axum::routing::delete(silences::end),
         )
+        .route_layer(on_leader())
         .route_layer(needs(Role::Responder));
     // Slack signs its requests: checked by the handlers, not by tokens
     let slack = Router::new()
@@ -83,9 +85,11 @@ pub fn app(state: AppState) -> Router {
             post(crate::slack::routes::interactions),
         )
         .route("/slack/commands", post(crate::slack::routes::commands))
+        .route_layer(on_leader())
         .layer(DefaultBodyLimit::max(SLACK_BODY_LIMIT));
     let administer = Router::new()
         .route("/api/v1/remediation", post(actions::switch))
+        .route_layer(on_leader())
         .route_layer(needs(Role::Admin));
     let health = Router::new()
         .route("/healthz", get(health::healthz))
@@ -136,6 +140,9 @@ pub async fn run(
     let docker = crate::docker::spawn(&state, stop_rx.clone());
     #[cfg(feature = "kubernetes")]
     let kube_watch = crate::kube_watch::spawn(&state, stop_rx.clone());
+    // stopped last: the lease is let go after the last writes
+    let (lead_stop_tx, lead_stop_rx) = tokio::sync::watch::channel(false);
+    let leadership = crate::leadership::spawn(&state, lead_stop_rx);
     let remediation = crate::remediation::spawn(&state, stop_rx.clone());
     let summaries = crate::summaries::spawn(&state, stop_rx.clone());
     let digests = crate::digests::spawn(&state, stop_rx.clone());
@@ -176,7 +183,18 @@ pub async fn run(
         let _ = task.await;
     }
     crate::analysis::persist_changed(&state).await;
+    let unwritten = state.incident_writes.status().queued;
+    if unwritten > 0 {
+        tracing::error!(
+            unwritten,
+            "incidents database failing at shutdown: the newest changes of these incidents are lost"
+        );
+    }
     crate::analysis::save_templates(&state, 0).await;
+    let _ = lead_stop_tx.send(true);
+    if let Some(leadership) = leadership {
+        let _ = leadership.await;
+    }
     if let Some(db) = state.incident_db.get() {
         db.close().await;
     }

@@ -10,8 +10,10 @@ pub mod config;
 pub mod demo;
 pub mod digests;
 pub mod docker;
+pub mod incident_writes;
 #[cfg(feature = "kubernetes")]
 pub mod kube_watch;
+pub mod leadership;
 pub mod notifications;
 pub mod playbook_cli;
 pub mod remediation;

@@ -757,7 +757,11 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
                 },
                 _ = stop.changed() => return,
             };
-            round(&state, &senders, ids.as_ref()).await;
+            // the leader notifies; a follower that takes over sends what
+            // is due from the logs it took over
+            if state.leadership.is_leader() {
+                round(&state, &senders, ids.as_ref()).await;
+            }
         }
     }))
 }

@@ -30,6 +30,10 @@ pub struct AppState {
     pub analysis: Arc<Mutex<Analyzer>>,
     /// Where incidents persist; set by `app::run` once connected.
     pub incident_db: Arc<OnceLock<IncidentDb>>,
+    /// Whether this engine is the one that persists, notifies and acts.
+    pub leadership: Arc<crate::leadership::Leadership>,
+    /// Changed incidents on their way to `incident_db`, kept while it fails.
+    pub incident_writes: Arc<crate::incident_writes::IncidentWrites>,
     /// Woken after each scrape is stored, so the analysis evaluates fresh
     /// data at once instead of up to an interval later.
     pub scraped: Arc<tokio::sync::Notify>,
@@ -149,6 +153,18 @@ impl AppState {
             api_auth: ApiAuth::new(&config.api),
             analysis,
             incident_db: Arc::new(OnceLock::new()),
+            leadership: {
+                let leadership = Arc::new(crate::leadership::Leadership::new(
+                    config.incidents.leader_lease,
+                ));
+                metrics.register(|r| leadership.register(r));
+                leadership
+            },
+            incident_writes: {
+                let writes = Arc::new(crate::incident_writes::IncidentWrites::default());
+                metrics.register(|r| writes.register(r));
+                writes
+            },
             scraped: Arc::new(tokio::sync::Notify::new()),
             auth: IngestAuth::new(&config.ingest_tokens),
             ingest_slots: Arc::new(Semaphore::new(config.max_inflight_ingest)),

@@ -110,6 +110,10 @@ pub struct IncidentsConfig {
     /// Each service's log digest covers this window (what changed in its
     /// logs since the last one).
     pub log_digest_window: Duration,
+    /// Several engines share the database and the one holding this lease
+    /// persists incidents, notifies and acts; the others ingest and detect,
+    /// ready to take over. `None`: this engine acts alone.
+    pub leader_lease: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,6 +188,7 @@ struct RawIncidents {
     resolve_after: Option<String>,
     rules: Option<String>,
     log_digest_window: Option<String>,
+    leader_lease: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -581,6 +586,17 @@ impl Config {
             Duration::from_secs(10),
             Duration::from_secs(86_400),
         )?;
+        let leader_lease = match env.var("AIOPS_LEADER_LEASE").or(raw.incidents.leader_lease) {
+            None => None,
+            Some(raw) if raw.trim() == "off" => None,
+            Some(raw) => Some(duration(
+                "incidents.leader_lease",
+                Some(&raw),
+                Duration::from_secs(15),
+                Duration::from_secs(3),
+                Duration::from_secs(300),
+            )?),
+        };
         let rules = match env.var("AIOPS_RULES").or(raw.incidents.rules) {
             None => None,
             Some(path) => {
@@ -613,6 +629,7 @@ impl Config {
                 resolve_after,
                 rules,
                 log_digest_window,
+                leader_lease,
             },
             api: access::api_access(raw.auth.api_tokens, raw.auth.anonymous_read, env)?,
             remediation: remediation::remediation(raw.remediation, env, base, docker.is_some())?,

@@ -41,15 +41,15 @@ pub fn main(args: &DemoArgs) -> i32 {
         Ok(o) => o,
         Err(e) => return usage(&e),
     };
-    let yaml = engine_config::yaml(&options.listen, &options.data_dir);
+    let mut yaml = engine_config::yaml(&options.listen, &options.data_dir);
+    if let Some(extra) = &options.extra_config {
+        yaml.push_str("\n# added with --with\n");
+        yaml.push_str(extra);
+    }
     if options.print_config {
         print!("{yaml}");
         return 0;
     }
-    let mut config = match Config::parse(&yaml, &ProcessEnv) {
-        Ok(c) => c,
-        Err(e) => return usage(&e.to_string()),
-    };
     let (api_token, generated_api_token) = match options::api_token(
         std::env::var("AIOPS_DEMO_TOKEN")
             .ok()
@@ -57,6 +57,10 @@ pub fn main(args: &DemoArgs) -> i32 {
     ) {
         Ok(t) => t,
         Err(e) => return usage(&e),
+    };
+    let mut config = match Config::parse(&yaml, &DemoEnv) {
+        Ok(c) => c,
+        Err(e) => return usage(&e.to_string()),
     };
     // the tokens go into the running config, never into the file it writes
     config.api.tokens = vec![crate::config::ApiToken {
@@ -161,6 +165,21 @@ pub fn main(args: &DemoArgs) -> i32 {
 fn usage(message: &str) -> i32 {
     eprintln!("aiops: {message}");
     EXIT_USAGE
+}
+
+/// The process environment, where the only API token is named `demo`:
+/// settings added with `--with` may name the demo's user (a Slack user
+/// acting as `demo`). The token itself is set after parsing (the demo's,
+/// from AIOPS_DEMO_TOKEN or generated), so none from outside is accepted.
+struct DemoEnv;
+
+impl crate::config::EnvSource for DemoEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        if key == "AIOPS_API_TOKENS" {
+            return Some("demo:admin:placeholder-until-the-demo-sets-its-token".into());
+        }
+        crate::config::EnvSource::var(&ProcessEnv, key)
+    }
 }
 
 fn init_logging() {

@@ -50,6 +50,12 @@ pub struct DemoArgs {
     /// Print the engine configuration the demo uses, then exit.
     #[arg(long)]
     pub print_config: bool,
+    /// More engine settings (a YAML file in `aiops serve`'s format), added
+    /// to the demo's: notifications, a model, redaction. The demo's own
+    /// sections (listen, scrape, incidents) stay the demo's, and its API
+    /// token replaces any configured. Secrets stay in the environment.
+    #[arg(long, value_name = "FILE")]
+    pub with: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +70,15 @@ pub struct Options {
     pub control: std::net::SocketAddr,
     pub shop_logs: bool,
     pub print_config: bool,
+    /// `--with`'s settings, as written, checked to add sections only.
+    pub extra_config: Option<String>,
 }
+
+/// The sections the demo writes itself; `--with` may not change them.
+const DEMO_SECTIONS: [&str; 3] = ["listen", "scrape", "incidents"];
+
+/// At most this much YAML from `--with`.
+const MAX_EXTRA_CONFIG_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChaosOptions {
@@ -160,8 +174,37 @@ impl Options {
             control,
             shop_logs: args.shop_logs,
             print_config: args.print_config,
+            extra_config: args.with.as_deref().map(extra_config).transpose()?,
         })
     }
+}
+
+/// Reads `--with`: a YAML mapping of sections other than the demo's own.
+fn extra_config(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("--with: cannot read {shown}: {e}"))?
+        .len();
+    if size > MAX_EXTRA_CONFIG_BYTES {
+        return Err(format!(
+            "--with: {shown} is {size} bytes; at most {MAX_EXTRA_CONFIG_BYTES}"
+        ));
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--with: cannot read {shown}: {e}"))?;
+    let sections: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
+        serde_saphyr::from_str(&text)
+            .map_err(|e| format!("--with: {shown} is not a YAML mapping of sections: {e}"))?;
+    if let Some(own) = sections
+        .keys()
+        .find(|k| DEMO_SECTIONS.contains(&k.as_str()))
+    {
+        return Err(format!(
+            "--with: {own} is set by the demo itself ({}); run `aiops serve --config` to choose it",
+            DEMO_SECTIONS.join(", ")
+        ));
+    }
+    Ok(text)
 }
 
 fn duration(flag: &str, raw: &str, min: Duration, max: Duration) -> Result<Duration, String> {
@@ -235,6 +278,33 @@ mod tests {
         let cli = Cli::try_parse_from(std::iter::once("demo").chain(flags.iter().copied()))
             .map_err(|e| e.to_string())?;
         Options::from_args(&cli.args)
+    }
+
+    #[test]
+    fn with_adds_sections_and_refuses_the_demos_own_or_no_mapping() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            path.display().to_string()
+        };
+        let good = write("good.yaml", "redaction: {ip_addresses: true}\n");
+        let o = options(&["--with", &good]).expect("extra sections");
+        assert_eq!(
+            o.extra_config.as_deref(),
+            Some("redaction: {ip_addresses: true}\n")
+        );
+        let own = write("own.yaml", "scrape: {interval: 1s}\n");
+        let e = options(&["--with", &own]).expect_err("the demo's own section");
+        assert!(e.contains("scrape is set by the demo itself"), "{e}");
+        let list = write("list.yaml", "- a\n- b\n");
+        let e = options(&["--with", &list]).expect_err("not a mapping");
+        assert!(
+            e.starts_with("--with:") && e.contains("not a YAML mapping"),
+            "{e}"
+        );
+        let e = options(&["--with", "/nonexistent/extra.yaml"]).expect_err("missing");
+        assert!(e.contains("cannot read /nonexistent/extra.yaml"), "{e}");
     }
 
     #[test]

@@ -233,6 +233,9 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
 
 /// One decision round: decide, append, carry out.
 pub async fn round(state: &AppState) {
+    if !state.leadership.is_leader() {
+        return;
+    }
     let rem = &state.remediation;
     let _one_at_a_time = rem.round.lock().await;
     let now = state.clock.now_ms();

@@ -31,6 +31,28 @@ pub async fn require(State(needs): State<Needs>, mut request: Request, next: Nex
     }
 }
 
+/// Changes (a lifecycle step, an approval, a silence, the kill switch) are
+/// made on the leader only: a follower's state is its own view and gives
+/// way when it takes over, so a change made there would be lost.
+pub async fn leader_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.leadership.is_leader() {
+        return next.run(request).await;
+    }
+    let mut refused = refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        format!(
+            "this engine ({}) follows; changes are made on the leader, the engine holding the lease",
+            state.leadership.holder()
+        ),
+    );
+    refused.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    refused
+}
+
 fn refusal(status: StatusCode, kind: &str, why: String) -> Response {
     (
         status,

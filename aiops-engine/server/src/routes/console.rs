@@ -61,8 +61,20 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(incidents))
         .route("/incidents/{id}", get(incident))
-        .route("/incidents/{id}/{verb}", post(lifecycle))
-        .route("/actions/{id}/{verb}", post(decide))
+        .route(
+            "/incidents/{id}/{verb}",
+            post(lifecycle).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::routes::access::leader_only,
+            )),
+        )
+        .route(
+            "/actions/{id}/{verb}",
+            post(decide).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::routes::access::leader_only,
+            )),
+        )
         .route("/services", get(services))
         .route("/playbooks", get(playbooks))
         .route("/playbooks/check", post(check_playbook))

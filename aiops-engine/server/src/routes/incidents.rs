@@ -286,10 +286,14 @@ pub async fn change_state(
         }
     };
     crate::similar::remember(state, std::slice::from_ref(&updated));
+    // a database that is down delays the write, not the change: it stays
+    // queued and readiness says so
+    state.incident_writes.queue([row(&updated)]);
     if let Some(db) = state.incident_db.get() {
-        db.upsert(&row(&updated))
-            .await
-            .map_err(|e| ApiError::Storage(e.to_string()))?;
+        state
+            .incident_writes
+            .flush_unless_failing(db, state.clock.now_ms())
+            .await;
     }
     state.announce(id);
     Ok(updated)
