@@ -210,7 +210,7 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
             }
         })
         .await;
-        queue_changed(&state);
+        persist_changed(&state).await;
         // playbooks decide on what this evaluation found
         state.remediation.wake.notify_one();
         if templates_saved.elapsed() >= TEMPLATES_SAVE_EVERY {
@@ -252,10 +252,8 @@ pub async fn persist_changed(state: &AppState) {
     }
 }
 
-/// Queues every incident changed since the last call for the writer, which
-/// writes them without holding up the caller (an evaluation must not wait
-/// on a database that is down).
-pub fn queue_changed(state: &AppState) {
+/// Queues every incident changed since the last call for the writer.
+fn queue_changed(state: &AppState) {
     // a follower's incidents are its own view; the leader's are the record
     // (the changes wait, and are written if this engine takes over)
     if state.incident_db.get().is_none() || !state.leadership.is_leader() {

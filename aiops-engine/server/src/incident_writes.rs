@@ -144,18 +144,17 @@ impl IncidentWrites {
     }
 
     /// Writes what is queued now, unless the database is known to be
-    /// failing or a write is under way: then the writer's next round does
-    /// (`queue` woke it), and a caller answering a person does not wait
-    /// out a connect timeout.
+    /// failing: then the writer's retries do (`queue` woke it), and the
+    /// caller (an evaluation, a person's change) does not wait out a
+    /// connect timeout each time. While the database works, an incident is
+    /// thus written before the playbooks decide on it, so an action never
+    /// names an incident the database does not hold.
     pub async fn flush_unless_failing(&self, db: &IncidentDb, now_ms: i64) {
         if self.queue.lock().outage.is_some() {
             return;
         }
-        let Ok(one) = self.flushing.try_lock() else {
-            return;
-        };
+        let _one = self.flushing.lock().await;
         self.flush_locked(db, now_ms).await;
-        drop(one);
     }
 
     /// Writes what is queued, oldest change first, until the database

@@ -9,10 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aiops_incident_db::{IncidentDb, IncidentRow, ListFilter};
+use common::engine::{Engine, fire_alert, wait_ready};
 use common::{free_port, in_ci};
 use serde_json::{Value, json};
 
@@ -21,13 +22,14 @@ const API_TOKEN: &str = "responder-token-for-db-faults";
 /// How long PostgreSQL stays stopped: the minute.
 const OUTAGE: Duration = Duration::from_secs(60);
 
-struct Engine {
-    child: Child,
+/// The engine under test and its log.
+struct Served {
+    _engine: Engine,
     log: PathBuf,
 }
 
-impl Engine {
-    fn start(dir: &Path, database: &str, port: u16) -> Engine {
+impl Served {
+    fn start(dir: &Path, database: &str, port: u16) -> Served {
         let config = dir.join("aiops.yaml");
         std::fs::write(
             &config,
@@ -40,27 +42,14 @@ impl Engine {
         )
         .expect("config");
         let log = dir.join("engine.log");
-        let out = std::fs::File::create(&log).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_aiops"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("AIOPS_LOG", "info")
-            .stdout(Stdio::from(out.try_clone().expect("log")))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("start aiops serve");
-        Engine { child, log }
+        Served {
+            _engine: Engine::start(&config, &log),
+            log,
+        }
     }
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -186,22 +175,6 @@ fn run(command: &mut Command) {
     );
 }
 
-async fn wait_ready(client: &reqwest::Client, engine: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if client
-            .get(format!("{engine}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the engine did not come up");
-}
-
 async fn readiness(client: &reqwest::Client, engine: &str) -> (u16, String) {
     let r = client
         .get(format!("{engine}/readyz"))
@@ -231,22 +204,6 @@ async fn until_ready_says(
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-}
-
-/// A critical Alertmanager alert for `service`: opens an incident at once.
-async fn fire_alert(client: &reqwest::Client, engine: &str, service: &str) {
-    let alert = json!({"version":"4","groupKey":format!("{{}}:{{service=\"{service}\"}}"),"truncatedAlerts":0,"status":"firing","receiver":"aiops",
-        "groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am:9093",
-        "alerts":[{"status":"firing","labels":{"alertname":"ServiceBroken","service":service,"severity":"critical"},
-        "annotations":{"summary":format!("{service} is broken")},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z",
-        "generatorURL":"http://prom","fingerprint":format!("{:016x}", service.len() * 7919)}]});
-    let r = client
-        .post(format!("{engine}/api/v1/alerts/alertmanager"))
-        .json(&alert)
-        .send()
-        .await
-        .expect("alert");
-    assert!(r.status().is_success(), "{}", r.status());
 }
 
 /// Pushes one log line (Loki's JSON push); intake must take it.
@@ -352,13 +309,13 @@ async fn changes_while_failing(
     hold: Duration,
     says: &str,
 ) -> (String, String) {
-    fire_alert(client, engine, "alpha").await;
+    fire_alert(client, engine, "ServiceBroken", "alpha").await;
     let first = incident_of(client, engine, "alpha").await;
     // written before the failure: the engine's writer had its chance
     tokio::time::sleep(Duration::from_secs(3)).await;
     fail();
     let failed_at = Instant::now();
-    fire_alert(client, engine, "beta").await;
+    fire_alert(client, engine, "ServiceBroken", "beta").await;
     let second = incident_of(client, engine, "beta").await;
     acknowledge(client, engine, &first).await;
     let body = until_ready_says(client, engine, Duration::from_secs(40), |b| {
@@ -411,7 +368,7 @@ async fn postgres_stopped_for_a_minute_loses_no_incident_change() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let engine_url = format!("http://127.0.0.1:{port}");
-    let engine = Engine::start(dir.path(), &pg.url(), port);
+    let engine = Served::start(dir.path(), &pg.url(), port);
     let client = reqwest::Client::new();
     wait_ready(&client, &engine_url).await;
 
@@ -510,7 +467,7 @@ async fn a_full_disk_under_sqlite_loses_no_incident_change_and_corrupts_nothing(
     let database = format!("sqlite:{}", disk.path().join("incidents.db").display());
     let port = free_port();
     let engine_url = format!("http://127.0.0.1:{port}");
-    let engine = Engine::start(dir.path(), &database, port);
+    let engine = Served::start(dir.path(), &database, port);
     let client = reqwest::Client::new();
     wait_ready(&client, &engine_url).await;
 

@@ -9,13 +9,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::engine::{
+    Engine, actions, fire_alert, restarts, slow_target, until_action, wait_ready,
+};
 use common::free_port;
 use serde_json::{Value, json};
-use supervisor::{Options, Output, Spec, Supervisor};
 
 const CONTROL_TOKEN: &str = "control-token-for-the-election-test";
 const API_TOKEN: &str = "responder-token-for-the-election";
@@ -23,13 +23,14 @@ const ADMIN_TOKEN: &str = "admin-token-for-the-election-test";
 /// Short, so the test is; the bound below follows from it.
 const LEASE: Duration = Duration::from_secs(3);
 
-struct Engine {
-    child: Child,
+/// One of the two engines: the process and where it listens.
+struct Replica {
+    engine: Engine,
     url: String,
 }
 
-impl Engine {
-    fn start(dir: &Path, name: &str, database: &str, control_port: u16) -> Engine {
+impl Replica {
+    fn start(dir: &Path, name: &str, database: &str, control_port: u16) -> Replica {
         let port = free_port();
         let playbooks = dir.join("playbooks");
         std::fs::create_dir_all(&playbooks).expect("dir");
@@ -52,51 +53,15 @@ impl Engine {
             ),
         )
         .expect("config");
-        let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_aiops"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("AIOPS_LOG", "info")
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start aiops serve");
-        Engine {
-            child,
+        Replica {
+            engine: Engine::start(&config, &dir.join(format!("{name}.log"))),
             url: format!("http://127.0.0.1:{port}"),
         }
     }
-
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-async fn wait_ready(client: &reqwest::Client, engine: &Engine) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if client
-            .get(format!("{}/readyz", engine.url))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the engine did not come up");
 }
 
 /// `aiops_leader` as the engine reports it.
-async fn leads(client: &reqwest::Client, engine: &Engine) -> Option<bool> {
+async fn leads(client: &reqwest::Client, engine: &Replica) -> Option<bool> {
     let text = client
         .get(format!("{}/metrics", engine.url))
         .send()
@@ -112,7 +77,7 @@ async fn leads(client: &reqwest::Client, engine: &Engine) -> Option<bool> {
     })
 }
 
-async fn until_leads(client: &reqwest::Client, engine: &Engine, within: Duration) -> Duration {
+async fn until_leads(client: &reqwest::Client, engine: &Replica, within: Duration) -> Duration {
     let started = Instant::now();
     while started.elapsed() < within {
         if leads(client, engine).await == Some(true) {
@@ -123,22 +88,7 @@ async fn until_leads(client: &reqwest::Client, engine: &Engine, within: Duration
     panic!("{} did not lead within {within:?}", engine.url);
 }
 
-async fn fire_alert(client: &reqwest::Client, engine: &Engine) {
-    let alert = json!({"version":"4","groupKey":"{}:{alertname=\"TargetBroken\"}","truncatedAlerts":0,"status":"firing","receiver":"aiops",
-        "groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am:9093",
-        "alerts":[{"status":"firing","labels":{"alertname":"TargetBroken","service":"target","severity":"critical"},
-        "annotations":{"summary":"target is broken"},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z",
-        "generatorURL":"http://prom","fingerprint":"00000000000000bb"}]});
-    let r = client
-        .post(format!("{}/api/v1/alerts/alertmanager", engine.url))
-        .json(&alert)
-        .send()
-        .await
-        .expect("alert");
-    assert!(r.status().is_success(), "{}", r.status());
-}
-
-async fn get_data(client: &reqwest::Client, engine: &Engine, path: &str) -> Vec<Value> {
+async fn get_data(client: &reqwest::Client, engine: &Replica, path: &str) -> Vec<Value> {
     let Ok(r) = client
         .get(format!("{}{path}", engine.url))
         .bearer_auth(API_TOKEN)
@@ -154,66 +104,6 @@ async fn get_data(client: &reqwest::Client, engine: &Engine, path: &str) -> Vec<
         .unwrap_or_default()
 }
 
-async fn until_action(
-    client: &reqwest::Client,
-    engine: &Engine,
-    state: &str,
-    within: Duration,
-) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(a) = get_data(client, engine, "/api/v1/actions")
-            .await
-            .into_iter()
-            .find(|a| a["action"] == "restart" && a["state"] == state)
-        {
-            return a;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no restart action {state} on {} within {within:?}",
-            engine.url
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A supervisor with one process that ignores SIGTERM (each restart takes
-/// the whole 6 s stop grace: time to kill the leader mid-action).
-async fn target(port: u16) -> (Arc<Supervisor>, tokio::task::JoinHandle<()>) {
-    let sup = Supervisor::new();
-    sup.start(
-        "target",
-        Spec {
-            program: "/bin/sh".into(),
-            args: vec![
-                "-c".into(),
-                "trap '' TERM; while true; do sleep 1; done".into(),
-            ],
-            env: vec![],
-        },
-        Options {
-            output: Output::Discard,
-            stop_grace: Duration::from_secs(6),
-            ..Options::default()
-        },
-    )
-    .expect("start the target");
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("control port");
-    let served = sup.clone();
-    let handle = tokio::spawn(async move {
-        let _ = supervisor::control::serve(listener, served, CONTROL_TOKEN, std::future::pending())
-            .await;
-    });
-    (sup, handle)
-}
-
-fn restarts(sup: &Supervisor) -> u64 {
-    sup.state("target").map_or(0, |s| s.restarts)
-}
-
 fn database(dir: &Path) -> (String, PathBuf) {
     let path = dir.join("incidents.db");
     (format!("sqlite:{}", path.display()), path)
@@ -223,15 +113,15 @@ fn database(dir: &Path) -> (String, PathBuf) {
 async fn the_follower_takes_over_a_killed_leaders_incident_without_repeating_its_action() {
     let dir = tempfile::tempdir().expect("tempdir");
     let control_port = free_port();
-    let (sup, control) = target(control_port).await;
+    let (sup, control) = slow_target(control_port, CONTROL_TOKEN).await;
     let (database, _) = database(dir.path());
     let client = reqwest::Client::new();
 
-    let mut first = Engine::start(dir.path(), "first", &database, control_port);
-    wait_ready(&client, &first).await;
+    let mut first = Replica::start(dir.path(), "first", &database, control_port);
+    wait_ready(&client, &first.url).await;
     until_leads(&client, &first, Duration::from_secs(20)).await;
-    let second = Engine::start(dir.path(), "second", &database, control_port);
-    wait_ready(&client, &second).await;
+    let second = Replica::start(dir.path(), "second", &database, control_port);
+    wait_ready(&client, &second.url).await;
     // a lease period or two: the second has tried and failed to take it
     tokio::time::sleep(LEASE).await;
     assert_eq!(leads(&client, &second).await, Some(false), "one leader");
@@ -250,23 +140,19 @@ async fn the_follower_takes_over_a_killed_leaders_incident_without_repeating_its
 
     tokio::time::sleep(Duration::from_secs(2)).await; // fresh telemetry
     // Alertmanager sends to both replicas
-    fire_alert(&client, &first).await;
-    fire_alert(&client, &second).await;
-    let running = until_action(&client, &first, "running", Duration::from_secs(30)).await;
+    fire_alert(&client, &first.url, "TargetBroken", "target").await;
+    fire_alert(&client, &second.url, "TargetBroken", "target").await;
+    let running = until_action(&client, &first.url, "running", Duration::from_secs(30)).await;
     let incident = running["incident_id"]
         .as_str()
         .expect("incident")
         .to_owned();
     let id = running["id"].as_str().expect("id").to_owned();
     // the follower saw the fault too, under an id of its own, and did nothing
-    assert!(
-        get_data(&client, &second, "/api/v1/actions")
-            .await
-            .is_empty()
-    );
+    assert!(actions(&client, &second.url).await.is_empty());
 
     // kill -9 the leader while the supervisor is still stopping the target
-    first.kill9();
+    first.engine.kill9();
     let killed = Instant::now();
     until_leads(&client, &second, Duration::from_secs(30)).await;
     let took = killed.elapsed();
@@ -277,7 +163,7 @@ async fn the_follower_takes_over_a_killed_leaders_incident_without_repeating_its
         LEASE * 4
     );
 
-    let failed = until_action(&client, &second, "failed", Duration::from_secs(30)).await;
+    let failed = until_action(&client, &second.url, "failed", Duration::from_secs(30)).await;
     assert_eq!(failed["id"], id.as_str(), "the same action, not a new one");
     assert!(
         failed["reason"]
@@ -299,15 +185,15 @@ async fn the_follower_takes_over_a_killed_leaders_incident_without_repeating_its
     assert_eq!(open[0]["id"], incident.as_str(), "under the leader's id");
 
     // long enough for any repeat: the incident still matches, the alert still fires
-    fire_alert(&client, &second).await;
+    fire_alert(&client, &second.url, "TargetBroken", "target").await;
     tokio::time::sleep(Duration::from_secs(12)).await;
     assert_eq!(
         restarts(&sup),
         1,
         "the supervisor was asked once: {:?}",
-        get_data(&client, &second, "/api/v1/actions").await
+        actions(&client, &second.url).await
     );
-    let all = get_data(&client, &second, "/api/v1/actions").await;
+    let all = actions(&client, &second.url).await;
     assert_eq!(
         all.iter().filter(|a| a["action"] == "restart").count(),
         1,

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod demo;
+pub mod engine;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

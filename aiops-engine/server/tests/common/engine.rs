@@ -1,0 +1,167 @@
+//! `aiops serve` as a process of a test, and what the process-level tests
+//! drive it with: an Alertmanager alert, a supervised target whose
+//! restarts are counted.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use supervisor::{Options, Output, Spec, Supervisor};
+
+/// A running `aiops serve`; killed (SIGKILL) when dropped.
+pub struct Engine {
+    child: Child,
+}
+
+impl Engine {
+    /// Starts `aiops serve --config <config>`, appending its output to `log`.
+    pub fn start(config: &Path, log: &Path) -> Engine {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("engine log");
+        let child = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("AIOPS_LOG", "info")
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start aiops serve");
+        Engine { child }
+    }
+
+    /// SIGKILL: no shutdown, no last write.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Waits for `/readyz` to answer 200.
+pub async fn wait_ready(client: &reqwest::Client, engine: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if client
+            .get(format!("{engine}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the engine at {engine} did not come up");
+}
+
+/// A critical Alertmanager alert (webhook payload version 4) for `service`,
+/// which opens an incident at once.
+pub async fn fire_alert(client: &reqwest::Client, engine: &str, alertname: &str, service: &str) {
+    let fingerprint = format!(
+        "{:016x}",
+        alertname
+            .bytes()
+            .chain(service.bytes())
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+    );
+    let alert = json!({"version":"4","groupKey":format!("{{}}:{{alertname=\"{alertname}\"}}"),"truncatedAlerts":0,"status":"firing","receiver":"aiops",
+        "groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am:9093",
+        "alerts":[{"status":"firing","labels":{"alertname":alertname,"service":service,"severity":"critical"},
+        "annotations":{"summary":format!("{service} is broken")},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z",
+        "generatorURL":"http://prom","fingerprint":fingerprint}]});
+    let r = client
+        .post(format!("{engine}/api/v1/alerts/alertmanager"))
+        .json(&alert)
+        .send()
+        .await
+        .expect("alert");
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// A supervisor with one process, `target`, that ignores SIGTERM, so each
+/// restart takes the whole stop grace (6 s): long enough to kill an engine
+/// while the action runs. Its control API is served on `port` with `token`.
+pub async fn slow_target(
+    port: u16,
+    token: &'static str,
+) -> (Arc<Supervisor>, tokio::task::JoinHandle<()>) {
+    let sup = Supervisor::new();
+    sup.start(
+        "target",
+        Spec {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                "trap '' TERM; while true; do sleep 1; done".into(),
+            ],
+            env: vec![],
+        },
+        Options {
+            output: Output::Discard,
+            stop_grace: Duration::from_secs(6),
+            ..Options::default()
+        },
+    )
+    .expect("start the target");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("control port");
+    let served = sup.clone();
+    let handle = tokio::spawn(async move {
+        let _ = supervisor::control::serve(listener, served, token, std::future::pending()).await;
+    });
+    (sup, handle)
+}
+
+/// How many restarts the supervisor was asked for.
+pub fn restarts(sup: &Supervisor) -> u64 {
+    sup.state("target").map_or(0, |s| s.restarts)
+}
+
+/// The engine's actions (reading is open).
+pub async fn actions(client: &reqwest::Client, engine: &str) -> Vec<Value> {
+    let Ok(r) = client.get(format!("{engine}/api/v1/actions")).send().await else {
+        return Vec::new();
+    };
+    r.json::<Value>()
+        .await
+        .ok()
+        .and_then(|v| v["data"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// Waits for a restart action in `state`.
+pub async fn until_action(
+    client: &reqwest::Client,
+    engine: &str,
+    state: &str,
+    within: Duration,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(a) = actions(client, engine)
+            .await
+            .into_iter()
+            .find(|a| a["action"] == "restart" && a["state"] == state)
+        {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no restart action {state} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
