@@ -254,9 +254,16 @@ pub async fn persist_changed(state: &AppState) {
 
 /// Queues every incident changed since the last call for the writer.
 fn queue_changed(state: &AppState) {
-    // a follower's incidents are its own view; the leader's are the record
-    // (the changes wait, and are written if this engine takes over)
-    if state.incident_db.get().is_none() || !state.leadership.is_leader() {
+    if state.incident_db.get().is_none() {
+        return;
+    }
+    if !state.leadership.is_leader() {
+        // a follower's incidents are its own view, shown but never stored
+        // (the leader's are the record, which it takes over if it leads)
+        let ids = state.analysis.lock().correlator_mut().take_changed();
+        for id in &ids {
+            state.announce(id);
+        }
         return;
     }
     let changed: Vec<Incident> = {

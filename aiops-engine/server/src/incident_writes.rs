@@ -1,8 +1,9 @@
 //! Incident writes that outlive a database outage: every changed incident
 //! is queued here (the newest revision per incident, within a byte bound)
-//! and written by one task, so an unreachable or full database delays
-//! persistence without holding up intake or detection, and a change made
-//! meanwhile is written once the database is back.
+//! and written at once while the database works; once it fails, one task
+//! retries, so an unreachable or full database delays persistence without
+//! holding up intake or detection, and a change made meanwhile is written
+//! once the database is back.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
