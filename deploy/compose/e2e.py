@@ -44,7 +44,7 @@ TAG = "e2e"
 BASE = int(os.environ.get("E2E_PORT_BASE", "28000"))
 TOKEN = "e2e-chaos-token-0123456789"
 SHOP = ["frontend", "catalog", "cart", "orders", "checkout", "payments", "recommendation"]
-STACK = SHOP + ["aiops", "prometheus", "alertmanager", "postgres", "redis"]
+STACK = SHOP + ["aiops", "aiops-replica", "prometheus", "alertmanager", "postgres", "redis"]
 LEFT_OUT = ["loki", "grafana"]
 PORTS = {
     "FRONTEND_PORT": BASE + 80,
@@ -55,6 +55,7 @@ PORTS = {
     "PAYMENTS_PORT": BASE + 85,
     "RECOMMENDATION_PORT": BASE + 86,
     "AIOPS_PORT": BASE + 800,
+    "AIOPS_REPLICA_PORT": BASE + 810,
     "PROMETHEUS_PORT": BASE + 90,
     "ALERTMANAGER_PORT": BASE + 93,
     # published by the left-out services; set so they cannot clash either
@@ -119,8 +120,8 @@ def compose_env():
             "SHOP_IMAGE": f"aiops/shop:{TAG}",
             "ENGINE_IMAGE": f"aiops/engine:{TAG}",
             "SHOP_ADMIN_TOKEN": TOKEN,
-            # Loki is left out: the services push their lines to the engine only
-            "SHOP_LOKI_URL": "http://aiops:9800",
+            # Loki is left out: the services push their lines to the engines only
+            "SHOP_LOKI_URL": "http://aiops:9800,http://aiops-replica:9800",
             "DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
         }
     )
@@ -445,6 +446,53 @@ def crash():
     wait_for("the cart healthy again", lambda: inspect(cart)["State"].get("Health", {}).get("Status") == "healthy", 60)
 
 
+@step("two engines: one leads, the other ingests too and takes over when the leader hangs")
+def takeover():
+    engines = {
+        "aiops": f"http://127.0.0.1:{PORTS['AIOPS_PORT']}",
+        "aiops-replica": f"http://127.0.0.1:{PORTS['AIOPS_REPLICA_PORT']}",
+    }
+
+    def metric(url, name):
+        status, _, text = http("GET", f"{url}/metrics")
+        if status != 200:
+            return None
+        values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name)]
+        return sum(values) if values else None
+
+    def one_leader():
+        leading = {name: metric(url, "aiops_leader ") for name, url in engines.items()}
+        if sorted(leading.values(), key=str) == [0.0, 1.0]:
+            return leading
+        return None
+
+    leading = wait_for("exactly one of the two engines leading", one_leader, 60)
+    leader = next(name for name, v in leading.items() if v == 1.0)
+    other = next(name for name in engines if name != leader)
+    wait_for(
+        f"{other} (following) ingesting remote-write samples",
+        lambda: (metric(engines[other], "aiops_ingest_samples_total{") or 0) > 0,
+        60,
+    )
+    # a hung leader (paused: it can neither renew nor act) is one that died
+    # without a word; its container is not restarted, so the lease is free
+    paused = container(leader)
+    run(["docker", "pause", paused])
+    since = time.monotonic()
+    try:
+        wait_for(
+            f"{other} leading after {leader} hung",
+            lambda: metric(engines[other], "aiops_leader ") == 1.0,
+            90,
+            every_s=0.5,
+        )
+        log(f"{other} led {time.monotonic() - since:.1f} s after {leader} was paused (lease 15 s)")
+    finally:
+        run(["docker", "unpause", paused], check=False)
+    # back, the old leader finds the lease taken and follows
+    wait_for(f"{leader} following again", lambda: metric(engines[leader], "aiops_leader ") == 0.0, 60)
+
+
 def diagnostics():
     directory = os.environ.get("E2E_ARTIFACTS")
     if not directory:
@@ -491,6 +539,7 @@ def main():
         remote_write()
         alert()
         crash()
+        takeover()
     except Exception as e:  # every failure is reported, then torn down
         failed = True
         log(f"FAILED: {e}")

@@ -29,6 +29,10 @@ pub struct Leadership {
     holder: String,
     lease: Option<Duration>,
     leading: AtomicBool,
+    /// Leading counts only until then (two thirds of the lease after the
+    /// last renewal was asked for): a leader that was paused or cut off
+    /// stops acting by itself, before another can have taken the lease.
+    confirmed_until: parking_lot::Mutex<Option<std::time::Instant>>,
     /// The term this engine leads in (the lease's generation), 0 if none.
     term: AtomicI64,
     is_leader: Gauge,
@@ -57,6 +61,7 @@ impl Leadership {
             holder,
             lease,
             leading: AtomicBool::new(lease.is_none()),
+            confirmed_until: parking_lot::Mutex::new(None),
             term: AtomicI64::new(0),
             is_leader: Gauge::default(),
             took_over: Counter::default(),
@@ -84,7 +89,21 @@ impl Leadership {
     }
 
     pub fn is_leader(&self) -> bool {
+        if self.lease.is_none() {
+            return true;
+        }
         self.leading.load(Ordering::SeqCst)
+            && self
+                .confirmed_until
+                .lock()
+                .is_some_and(|until| std::time::Instant::now() < until)
+    }
+
+    /// A renewal asked for at `asked` succeeded.
+    fn confirmed(&self, asked: std::time::Instant) {
+        if let Some(lease) = self.lease {
+            *self.confirmed_until.lock() = Some(asked + lease * 2 / 3);
+        }
     }
 
     pub fn holder(&self) -> &str {
@@ -137,6 +156,7 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
                 continue;
             };
             let asked = tokio::time::Instant::now();
+            let asked_std = std::time::Instant::now();
             match db
                 .take_lease(
                     LEASE_NAME,
@@ -148,7 +168,10 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
             {
                 Ok(Some(lease)) => {
                     held_at = Some(asked);
-                    if leadership.is_leader() && lease.generation == leadership.term() {
+                    leadership.confirmed(asked_std);
+                    if leadership.leading.load(Ordering::SeqCst)
+                        && lease.generation == leadership.term()
+                    {
                         continue;
                     }
                     // a new term: whatever was done meanwhile is in the database
