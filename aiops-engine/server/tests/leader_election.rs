@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::engine::{
-    Engine, actions, fire_alert, restarts, slow_target, until_action, wait_ready,
+    Engine, actions, data, fire_alert, restarts, slow_target, until_action, wait_ready,
 };
 use common::free_port;
 use serde_json::{Value, json};
@@ -88,22 +88,6 @@ async fn until_leads(client: &reqwest::Client, engine: &Replica, within: Duratio
     panic!("{} did not lead within {within:?}", engine.url);
 }
 
-async fn get_data(client: &reqwest::Client, engine: &Replica, path: &str) -> Vec<Value> {
-    let Ok(r) = client
-        .get(format!("{}{path}", engine.url))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-    else {
-        return Vec::new();
-    };
-    r.json::<Value>()
-        .await
-        .ok()
-        .and_then(|v| v["data"].as_array().cloned())
-        .unwrap_or_default()
-}
-
 fn database(dir: &Path) -> (String, PathBuf) {
     let path = dir.join("incidents.db");
     (format!("sqlite:{}", path.display()), path)
@@ -172,7 +156,7 @@ async fn the_follower_takes_over_a_killed_leaders_incident_without_repeating_its
             .contains("not carried out again"),
         "{failed}"
     );
-    let incidents = get_data(&client, &second, "/api/v1/incidents").await;
+    let incidents = data(&client, &second.url, "/api/v1/incidents").await;
     let open: Vec<&Value> = incidents
         .iter()
         .filter(|i| i["state"] != "resolved")

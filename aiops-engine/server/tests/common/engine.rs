@@ -130,9 +130,10 @@ pub fn restarts(sup: &Supervisor) -> u64 {
     sup.state("target").map_or(0, |s| s.restarts)
 }
 
-/// The engine's actions (reading is open).
-pub async fn actions(client: &reqwest::Client, engine: &str) -> Vec<Value> {
-    let Ok(r) = client.get(format!("{engine}/api/v1/actions")).send().await else {
+/// The `data` list an API path answers (reading is open); empty when the
+/// engine does not answer.
+pub async fn data(client: &reqwest::Client, engine: &str, path: &str) -> Vec<Value> {
+    let Ok(r) = client.get(format!("{engine}{path}")).send().await else {
         return Vec::new();
     };
     r.json::<Value>()
@@ -140,6 +141,11 @@ pub async fn actions(client: &reqwest::Client, engine: &str) -> Vec<Value> {
         .ok()
         .and_then(|v| v["data"].as_array().cloned())
         .unwrap_or_default()
+}
+
+/// The engine's actions.
+pub async fn actions(client: &reqwest::Client, engine: &str) -> Vec<Value> {
+    data(client, engine, "/api/v1/actions").await
 }
 
 /// Waits for a restart action in `state`.
