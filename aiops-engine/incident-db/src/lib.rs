@@ -21,6 +21,17 @@ pub use row::{IncidentRow, ListFilter, MAX_LIST_LIMIT, RESOLVED, STATES, Upserte
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
+/// Runs one statement, written the same for both backends (the leases'),
+/// on whichever pool the store has; `$op` names it in the error.
+macro_rules! on_either_pool {
+    ($db:expr, $op:literal, |$pool:ident| $query:expr) => {
+        match &$db.backend {
+            Backend::Sqlite($pool) => $query.map_err(DbError::query($op, "sqlite")),
+            Backend::Postgres($pool) => $query.map_err(DbError::query($op, "postgres")),
+        }
+    };
+}
+
 /// Handle on the incident store. Cheap to clone (pools are shared).
 #[derive(Debug, Clone)]
 pub struct IncidentDb {
@@ -178,24 +189,15 @@ impl IncidentDb {
     ) -> Result<Option<Lease>, DbError> {
         lease::check(name, holder, ttl_ms)?;
         let expires_at_ms = now_ms.saturating_add(ttl_ms);
-        let generation: Option<i64> = match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query_scalar(lease::TAKE)
+        let generation: Option<i64> = on_either_pool!(self, "take a lease", |pool| {
+            sqlx::query_scalar(lease::TAKE)
                 .bind(name)
                 .bind(holder)
                 .bind(expires_at_ms)
                 .bind(now_ms)
                 .fetch_optional(pool)
                 .await
-                .map_err(DbError::query("take a lease", "sqlite"))?,
-            Backend::Postgres(pool) => sqlx::query_scalar(lease::TAKE)
-                .bind(name)
-                .bind(holder)
-                .bind(expires_at_ms)
-                .bind(now_ms)
-                .fetch_optional(pool)
-                .await
-                .map_err(DbError::query("take a lease", "postgres"))?,
-        };
+        })?;
         Ok(generation.map(|generation| Lease {
             holder: holder.to_owned(),
             expires_at_ms,
@@ -206,39 +208,24 @@ impl IncidentDb {
     /// Lets the lease go if `holder` holds it.
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), DbError> {
         lease::check(name, holder, 1)?;
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query(lease::RELEASE)
+        on_either_pool!(self, "release a lease", |pool| {
+            sqlx::query(lease::RELEASE)
                 .bind(name)
                 .bind(holder)
                 .execute(pool)
                 .await
                 .map(|_| ())
-                .map_err(DbError::query("release a lease", "sqlite"))?,
-            Backend::Postgres(pool) => sqlx::query(lease::RELEASE)
-                .bind(name)
-                .bind(holder)
-                .execute(pool)
-                .await
-                .map(|_| ())
-                .map_err(DbError::query("release a lease", "postgres"))?,
-        }
-        Ok(())
+        })
     }
 
     /// Who holds (or last held) the lease `name`.
     pub async fn lease(&self, name: &str) -> Result<Option<Lease>, DbError> {
-        let row: Option<(String, i64, i64)> = match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query_as(lease::CURRENT)
+        let row: Option<(String, i64, i64)> = on_either_pool!(self, "read a lease", |pool| {
+            sqlx::query_as(lease::CURRENT)
                 .bind(name)
                 .fetch_optional(pool)
                 .await
-                .map_err(DbError::query("read a lease", "sqlite"))?,
-            Backend::Postgres(pool) => sqlx::query_as(lease::CURRENT)
-                .bind(name)
-                .fetch_optional(pool)
-                .await
-                .map_err(DbError::query("read a lease", "postgres"))?,
-        };
+        })?;
         Ok(row.map(|(holder, expires_at_ms, generation)| Lease {
             holder,
             expires_at_ms,
