@@ -110,11 +110,6 @@ impl Leadership {
         &self.holder
     }
 
-    /// Whether engines elect a leader at all.
-    pub fn elected(&self) -> bool {
-        self.lease.is_some()
-    }
-
     pub fn term(&self) -> i64 {
         self.term.load(Ordering::SeqCst)
     }
@@ -146,7 +141,6 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
         // renewed three times per lease: one failed renewal is survived
         let mut ticker = tokio::time::interval(ttl / 3);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut held_at: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -155,8 +149,7 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
             let Some(db) = state.incident_db.get() else {
                 continue;
             };
-            let asked = tokio::time::Instant::now();
-            let asked_std = std::time::Instant::now();
+            let asked = std::time::Instant::now();
             match db
                 .take_lease(
                     LEASE_NAME,
@@ -167,8 +160,7 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
                 .await
             {
                 Ok(Some(lease)) => {
-                    held_at = Some(asked);
-                    leadership.confirmed(asked_std);
+                    leadership.confirmed(asked);
                     if leadership.leading.load(Ordering::SeqCst)
                         && lease.generation == leadership.term()
                     {
@@ -192,13 +184,10 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> Option<JoinHa
                 }
                 Ok(None) => leadership.follow("another engine holds the lease"),
                 Err(e) => {
-                    // stop acting well before the lease can have run out
-                    // for the others: a renewal that was not confirmed
-                    // might as well not have happened
-                    let confirmed_left = held_at.map_or(Duration::ZERO, |at| {
-                        (ttl * 2 / 3).saturating_sub(at.elapsed())
-                    });
-                    if confirmed_left.is_zero() {
+                    // leading already ends by itself at two thirds of the
+                    // lease after the last confirmed renewal (is_leader);
+                    // past that, say so and count it
+                    if !leadership.is_leader() {
                         leadership.follow("the lease could not be renewed");
                     }
                     tracing::warn!(error = %e, "leader lease not renewed");

@@ -171,3 +171,19 @@ pub async fn until_action(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits for the restart action `id`, found running by an engine that
+/// started or took over (its runner was killed), to be marked failed: the
+/// same action, never carried out again.
+pub async fn until_marked_not_redone(client: &reqwest::Client, engine: &str, id: &str) -> Value {
+    let failed = until_action(client, engine, "failed", Duration::from_secs(30)).await;
+    assert_eq!(failed["id"], id, "the same action, not a new one");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not carried out again"),
+        "{failed}"
+    );
+    failed
+}
