@@ -803,6 +803,23 @@ mod tests {
     }
 
     #[test]
+    fn a_leader_lease_is_a_bounded_duration_or_off() {
+        let parse = |yaml: &str, vars: &[(&str, &str)]| Config::parse(yaml, &env(vars));
+        assert_eq!(parse("", &[]).expect("none").incidents.leader_lease, None);
+        let c = parse("incidents: {leader_lease: 15s}", &[]).expect("15s");
+        assert_eq!(c.incidents.leader_lease, Some(Duration::from_secs(15)));
+        let c = parse(
+            "incidents: {leader_lease: 15s}",
+            &[("AIOPS_LEADER_LEASE", "off")],
+        );
+        assert_eq!(c.expect("off").incidents.leader_lease, None);
+        for bad in ["1s", "1h", "soon"] {
+            let e = parse(&format!("incidents: {{leader_lease: {bad}}}"), &[]).expect_err(bad);
+            assert_eq!(e.field, "incidents.leader_lease", "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
     fn the_sample_config_is_valid() {
         let text = include_str!("../../../../aiops.example.yaml");
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -303,6 +303,9 @@ mod tests {
             e.starts_with("--with:") && e.contains("not a YAML mapping"),
             "{e}"
         );
+        let huge = write("huge.yaml", &"#".repeat(2 << 20));
+        let e = options(&["--with", &huge]).expect_err("too large");
+        assert!(e.contains("at most 1048576"), "{e}");
         let e = options(&["--with", "/nonexistent/extra.yaml"]).expect_err("missing");
         assert!(e.contains("cannot read /nonexistent/extra.yaml"), "{e}");
     }
