@@ -214,18 +214,27 @@ pub enum OutsideChangeKind {
     /// The platform reported a problem with the service (a Kubernetes
     /// Warning event, a stuck rollout): context, as a weak alert.
     Warning,
+    /// The service's container was taken off a network (`docker network
+    /// disconnect`): cut off from its peers there, a fault in itself.
+    LeftNetwork,
+    /// The service's container was put on another network: context.
+    JoinedNetwork,
 }
 
 impl OutsideChange {
-    /// As a signal seen at `now_ms`: a restart weighs strong (it can open an
-    /// incident), a deploy, a scale and a warning weak (context), as for
-    /// derived changes.
+    /// As a signal seen at `now_ms`: a restart and a network cut weigh
+    /// strong (they can open an incident), a deploy, a scale, a warning and
+    /// a network joined weak (context), as for derived changes. Network
+    /// changes are the platform's alerts, not deploys: a roll-back would
+    /// not undo them.
     pub fn into_signal(self, now_ms: i64) -> Signal {
         let (kind, what, weight) = match self.kind {
             OutsideChangeKind::Restart => (SignalKind::Restart, "restart", Weight::Strong),
             OutsideChangeKind::Deploy => (SignalKind::Deploy, "deploy", Weight::Weak),
             OutsideChangeKind::Scale => (SignalKind::Deploy, "scale", Weight::Weak),
             OutsideChangeKind::Warning => (SignalKind::Alert, "warning", Weight::Weak),
+            OutsideChangeKind::LeftNetwork => (SignalKind::Alert, "network_left", Weight::Strong),
+            OutsideChangeKind::JoinedNetwork => (SignalKind::Alert, "network_joined", Weight::Weak),
         };
         let metric = format!("{}_{what}", self.source);
         let mut signal = change(
@@ -351,6 +360,34 @@ mod tests {
         );
         assert_eq!(warning.key, "payments/kubernetes_warning/event/BackOff");
         assert!(!warning.is_change(), "a warning is a state, not a change");
+    }
+
+    #[test]
+    fn a_container_cut_off_its_network_is_a_strong_alert_not_a_deploy() {
+        let outside = |kind| {
+            OutsideChange {
+            service: "payments".into(),
+            kind,
+            source: "docker".into(),
+            subject: "shop-payments-1".into(),
+            at_ms: 9_000,
+            why: "payments container shop-payments-1 was disconnected from network shop_default (now on no network)".into(),
+        }
+        };
+        let left = outside(OutsideChangeKind::LeftNetwork).into_signal(10_000);
+        assert_eq!(
+            (left.kind, left.weight, left.metric.as_str()),
+            (SignalKind::Alert, Weight::Strong, "docker_network_left")
+        );
+        assert_eq!(left.key, "payments/docker_network_left/shop-payments-1");
+        assert!(left.why.contains("disconnected from network shop_default"));
+        // a roll-back playbook keys on deploys: this must not look like one
+        assert!(!left.is_change());
+        let joined = outside(OutsideChangeKind::JoinedNetwork).into_signal(10_000);
+        assert_eq!(
+            (joined.kind, joined.weight),
+            (SignalKind::Alert, Weight::Weak)
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the engine needs to know about one container, taken from Docker's
 //! inspect answer: who it is (service, name, id), what it runs (image), and
-//! how it runs (state, when it started, how often Docker restarted it).
+//! how it runs (state, when it started, how often Docker restarted it, the
+//! networks it is attached to).
 
 use std::collections::HashMap;
 
@@ -53,6 +54,8 @@ pub struct ContainerFacts {
     pub exit_code: Option<i64>,
     /// `healthy`, `unhealthy`, `starting`, when the image has a healthcheck.
     pub health: Option<String>,
+    /// The networks it is attached to, by name, sorted.
+    pub networks: Vec<String>,
 }
 
 /// Reads the facts from an inspect answer; `None` when the container does
@@ -98,7 +101,19 @@ pub fn from_inspect(
             .and_then(|h| h.status)
             .map(|h| h.to_string())
             .filter(|h| !h.is_empty() && h != "none"),
+        networks: networks(inspect),
     })
+}
+
+fn networks(inspect: &ContainerInspectResponse) -> Vec<String> {
+    let mut names: Vec<String> = inspect
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .map(|n| n.keys().cloned().collect())
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 fn run_state(status: Option<ContainerStateStatusEnum>) -> RunState {
@@ -125,7 +140,7 @@ pub fn docker_time_ms(raw: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bollard::models::{ContainerConfig, ContainerState};
+    use bollard::models::{ContainerConfig, ContainerState, EndpointSettings, NetworkSettings};
 
     fn inspect(labels: &[(&str, &str)]) -> ContainerInspectResponse {
         ContainerInspectResponse {
@@ -149,6 +164,14 @@ mod tests {
                 exit_code: Some(0),
                 ..ContainerState::default()
             }),
+            network_settings: Some(NetworkSettings {
+                networks: Some(
+                    ["shop_default", "shop_backend"]
+                        .map(|n| (n.to_string(), EndpointSettings::default()))
+                        .into(),
+                ),
+                ..NetworkSettings::default()
+            }),
             ..ContainerInspectResponse::default()
         }
     }
@@ -167,6 +190,7 @@ mod tests {
         assert_eq!(facts.state, RunState::Running);
         assert_eq!(facts.restart_count, 2);
         assert_eq!(facts.started_at_ms, Some(1_796_153_614_123));
+        assert_eq!(facts.networks, ["shop_backend", "shop_default"]);
     }
 
     #[test]

@@ -275,6 +275,7 @@ mod tests {
             restart_count: 0,
             exit_code: None,
             health: None,
+            networks: Vec::new(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! From successive looks at a stack's containers to changes: a container
 //! that started again (Docker's restart policy, `docker restart`, or a
 //! recreation from the same image) is a restart; a container recreated from
-//! another image is an image change. Pure: the caller says when it looked.
+//! another image is an image change; a running container taken off a network
+//! (`docker network disconnect`) or put on one is a network change. Pure:
+//! the caller says when it looked.
 
 use std::collections::HashMap;
 
@@ -11,6 +13,10 @@ use crate::facts::ContainerFacts;
 pub enum ContainerChangeKind {
     Restart,
     ImageChange,
+    /// Taken off at least one network: its peers there lose it.
+    LeftNetwork,
+    /// Only put on more networks.
+    JoinedNetwork,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +39,7 @@ struct Seen {
     image_ref: String,
     started_at_ms: Option<i64>,
     restart_count: i64,
+    networks: Vec<String>,
     last_seen_ms: i64,
 }
 
@@ -83,6 +90,7 @@ impl ChangeTracker {
                     // start is then a restart
                     started_at_ms: facts.started_at_ms,
                     restart_count: facts.restart_count,
+                    networks: facts.networks.clone(),
                     last_seen_ms: now_ms,
                 },
             );
@@ -146,7 +154,7 @@ fn compare(before: &Seen, now: &ContainerFacts, now_ms: i64) -> Option<Container
         (Some(a), Some(b)) if b > a
     );
     if !started_again {
-        return None;
+        return network_change(before, now, now_ms);
     }
     let by_policy = now.restart_count > before.restart_count;
     let exit = now
@@ -168,6 +176,53 @@ fn compare(before: &Seen, now: &ContainerFacts, now_ms: i64) -> Option<Container
             )
         },
     ))
+}
+
+/// The same run of a container on other networks: seen when it happens
+/// (Docker keeps no time of it).
+fn network_change(before: &Seen, now: &ContainerFacts, now_ms: i64) -> Option<ContainerChange> {
+    if before.networks == now.networks {
+        return None;
+    }
+    let left: Vec<&str> = before
+        .networks
+        .iter()
+        .filter(|n| !now.networks.contains(n))
+        .map(String::as_str)
+        .collect();
+    let joined: Vec<&str> = now
+        .networks
+        .iter()
+        .filter(|n| !before.networks.contains(n))
+        .map(String::as_str)
+        .collect();
+    let on = if now.networks.is_empty() {
+        "no network".to_string()
+    } else {
+        now.networks.join(", ")
+    };
+    let (kind, what) = if left.is_empty() {
+        (
+            ContainerChangeKind::JoinedNetwork,
+            format!("was connected to network {}", joined.join(", ")),
+        )
+    } else {
+        (
+            ContainerChangeKind::LeftNetwork,
+            format!("was disconnected from network {}", left.join(", ")),
+        )
+    };
+    Some(ContainerChange {
+        kind,
+        service: now.service.clone(),
+        container: now.name.clone(),
+        at_ms: now_ms,
+        restart_count: now.restart_count,
+        why: format!(
+            "{} container {} {what} (now on {on})",
+            now.service, now.name
+        ),
+    })
 }
 
 fn short_id(image_id: &str) -> &str {
@@ -192,6 +247,7 @@ mod tests {
             restart_count: restarts,
             exit_code: Some(0),
             health: None,
+            networks: vec!["shop_default".into()],
         }
     }
 
@@ -296,6 +352,46 @@ mod tests {
         tracker.observe(&[cart("a", "v1", Some(1_000), 0)], 2_000);
         let changes = tracker.observe(&[cart("a", "v1", Some(90_000), 1)], 5_000);
         assert_eq!(changes[0].at_ms, 5_000);
+    }
+
+    #[test]
+    fn a_container_taken_off_its_network_is_a_change_once() {
+        let mut tracker = ChangeTracker::new();
+        tracker.observe(&[cart("a", "v1", Some(1_000), 0)], 2_000);
+        let mut cut_off = cart("a", "v1", Some(1_000), 0);
+        cut_off.networks.clear();
+        let changes = tracker.observe(std::slice::from_ref(&cut_off), 3_000);
+        assert_eq!(changes.len(), 1);
+        let change = &changes[0];
+        assert_eq!(change.kind, ContainerChangeKind::LeftNetwork);
+        assert_eq!(change.at_ms, 3_000);
+        assert_eq!(
+            change.why,
+            "cart container shop_cart_1 was disconnected from network shop_default (now on no network)"
+        );
+        assert!(
+            tracker.observe(&[cut_off], 4_000).is_empty(),
+            "reported once"
+        );
+        let changes = tracker.observe(&[cart("a", "v1", Some(1_000), 0)], 5_000);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].kind, ContainerChangeKind::JoinedNetwork);
+        assert!(
+            changes[0].why.contains("connected to network shop_default"),
+            "{}",
+            changes[0].why
+        );
+    }
+
+    #[test]
+    fn a_restart_is_a_restart_whatever_its_networks() {
+        let mut tracker = ChangeTracker::new();
+        tracker.observe(&[cart("a", "v1", Some(1_000), 0)], 2_000);
+        let mut restarted = cart("a", "v1", Some(3_000), 1);
+        restarted.networks.push("shop_backend".into());
+        let changes = tracker.observe(&[restarted], 4_000);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].kind, ContainerChangeKind::Restart);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Watches a stack's containers: looks on every container event Docker
-//! reports (start, die, destroy) and on an interval besides, in case the
-//! event stream drops, and hands the changes the tracker finds to the caller.
+//! reports (start, die, destroy), every network (dis)connection, and on an
+//! interval besides, in case the event stream drops, and hands the changes
+//! the tracker finds to the caller.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -95,16 +96,27 @@ type Events = std::pin::Pin<
     >,
 >;
 
+/// Container events of the stack, and network (dis)connections: those are
+/// the network's events, which carry its labels, not the container's, so
+/// they come unfiltered by label and the next look finds whose they were.
 fn subscribe(target: &DockerTarget) -> Events {
-    let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
-    filters.insert("type", vec!["container".into()]);
-    filters.insert(
+    let mut containers: HashMap<&str, Vec<String>> = HashMap::new();
+    containers.insert("type", vec!["container".into()]);
+    containers.insert(
         "event",
         ["start", "die", "destroy", "restart"]
             .map(String::from)
             .to_vec(),
     );
-    filters.insert("label", vec![target.selector().service_label.clone()]);
-    let options = EventsOptionsBuilder::new().filters(&filters).build();
-    Box::pin(target.client().events(Some(options)))
+    containers.insert("label", vec![target.selector().service_label.clone()]);
+    let mut networks: HashMap<&str, Vec<String>> = HashMap::new();
+    networks.insert("type", vec!["network".into()]);
+    networks.insert("event", vec!["connect".into(), "disconnect".into()]);
+    let client = target.client();
+    Box::pin(futures::stream::select(
+        client.events(Some(
+            EventsOptionsBuilder::new().filters(&containers).build(),
+        )),
+        client.events(Some(EventsOptionsBuilder::new().filters(&networks).build())),
+    ))
 }

@@ -1,8 +1,9 @@
 //! Against the real Docker engine: a throwaway one-service "stack" (a
 //! container labelled as compose labels them, from an image of the static
 //! busybox) is read, restarted by Docker's restart policy after its process
-//! fails, restarted through the API, watched through Docker's events and
-//! recreated from another image; each change is reported for its service.
+//! fails, restarted through the API, watched through Docker's events, cut
+//! off its network and put back, and recreated from another image; each
+//! change is reported for its service.
 //! Needs the Docker socket and `/bin/busybox` (Debian's busybox-static):
 //! skips loudly without them, and fails when `CI` is set.
 
@@ -13,7 +14,10 @@ use aiops_docker::{
     ChangeTracker, ContainerChangeKind, DockerError, DockerTarget, RunState, Selector, WatchConfig,
 };
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, NetworkConnectRequest, NetworkDisconnectRequest,
+    RestartPolicy, RestartPolicyNameEnum,
+};
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
     RemoveImageOptions,
@@ -231,6 +235,46 @@ async fn restarts_and_image_changes_of_a_real_container_are_reported() {
                 .expect("a change");
             assert_eq!(seen.kind, ContainerChangeKind::Restart);
             assert_eq!(seen.container, name);
+
+            // cut off its network, then put back: the network's events
+            // (not the container's) make the watcher look
+            let network = after.networks.first().cloned().expect("on a network");
+            docker
+                .disconnect_network(
+                    &network,
+                    NetworkDisconnectRequest {
+                        container: name.clone(),
+                        force: Some(true),
+                    },
+                )
+                .await
+                .expect("disconnect");
+            let cut = tokio::time::timeout(Duration::from_secs(15), seen_rx.recv())
+                .await
+                .expect("the watcher reports the cut within 15 s")
+                .expect("a change");
+            assert_eq!(cut.kind, ContainerChangeKind::LeftNetwork);
+            assert!(
+                cut.why
+                    .contains(&format!("disconnected from network {network}")),
+                "{}",
+                cut.why
+            );
+            docker
+                .connect_network(
+                    &network,
+                    NetworkConnectRequest {
+                        container: name.clone(),
+                        endpoint_config: None,
+                    },
+                )
+                .await
+                .expect("connect");
+            let back = tokio::time::timeout(Duration::from_secs(15), seen_rx.recv())
+                .await
+                .expect("the watcher reports the return within 15 s")
+                .expect("a change");
+            assert_eq!(back.kind, ContainerChangeKind::JoinedNetwork);
             let _ = stop_tx.send(true);
             watcher.await.expect("the watcher stops");
 

@@ -1,6 +1,7 @@
 //! The Docker watcher at the edge: connects to the engine's socket (waiting
-//! while it is not there yet), then reports every restart and image change
-//! of the stack's containers to the analysis as a change of their service.
+//! while it is not there yet), then reports every restart, image change and
+//! network (dis)connection of the stack's containers to the analysis as a
+//! change of their service.
 
 use std::time::Duration;
 
@@ -68,6 +69,8 @@ fn outside_change(change: ContainerChange) -> OutsideChange {
         kind: match change.kind {
             ContainerChangeKind::Restart => OutsideChangeKind::Restart,
             ContainerChangeKind::ImageChange => OutsideChangeKind::Deploy,
+            ContainerChangeKind::LeftNetwork => OutsideChangeKind::LeftNetwork,
+            ContainerChangeKind::JoinedNetwork => OutsideChangeKind::JoinedNetwork,
         },
         source: "docker".into(),
         subject: change.container,
