@@ -288,10 +288,11 @@ def hidden(html, name):
     return match.group(1)
 
 
-@step("a checkout through the frontend, the order in PostgreSQL")
-def checkout():
+def place_order(session):
+    """Two products into the cart of `session`, then the checkout form:
+    the answer to placing the order (status, Location, body)."""
     base = f"http://127.0.0.1:{PORTS['FRONTEND_PORT']}"
-    cookie = {"Cookie": f"shop_session={SESSION}"}
+    cookie = {"Cookie": f"shop_session={session}"}
     form = {**cookie, "Content-Type": "application/x-www-form-urlencoded"}
     status, _, home = http("GET", base + "/", headers=cookie)
     if status != 200:
@@ -315,7 +316,14 @@ def checkout():
         "cvc": "123",
     }
     status, headers, body = http("POST", base + "/checkout", fields, form, timeout=30)
-    location = headers.get("Location") or ""
+    return status, headers.get("Location") or "", body
+
+
+@step("a checkout through the frontend, the order in PostgreSQL")
+def checkout():
+    base = f"http://127.0.0.1:{PORTS['FRONTEND_PORT']}"
+    cookie = {"Cookie": f"shop_session={SESSION}"}
+    status, location, body = place_order(SESSION)
     if status != 303 or not location.startswith("/orders/"):
         raise Failure(f"placing the order answered {status} {location}: {body[:500]}")
     order_id = location.removeprefix("/orders/")
@@ -446,6 +454,50 @@ def crash():
     wait_for("the cart healthy again", lambda: inspect(cart)["State"].get("Health", {}).get("Status") == "healthy", 60)
 
 
+@step("a network partition: orders cut off from its peers, detected and attributed to orders")
+def partition():
+    engine = f"http://127.0.0.1:{PORTS['AIOPS_PORT']}"
+    # not payments: the alert step's alert about it still fires
+    orders = container("orders")
+    # every shop service is on both networks, so a peer finds orders on
+    # either: cut off from them all
+    networks = sorted(inspect(orders)["NetworkSettings"]["Networks"])
+    started = time.monotonic()
+    for network in networks:
+        run(["docker", "network", "disconnect", network, orders])
+    log(f"orders disconnected from {', '.join(networks)}")
+    try:
+        failed = []
+        for n in range(3):  # checkouts meet the partition
+            status, location, _ = place_order(f"{SESSION}-cut-{n}")
+            if status == 303 and location.startswith("/orders/"):
+                raise Failure("an order was placed while orders was cut off")
+            failed.append(status)
+        log(f"checkouts while cut off answered {failed}")
+
+        def attributed():
+            incidents = get_json(f"{engine}/api/v1/incidents?service=orders")["data"]
+            return [
+                i for i in incidents
+                if any(m.get("signal", {}).get("metric") == "docker_network_left" for m in i.get("signals", []))
+                and (i.get("root_cause") or [{}])[0].get("service") == "orders"
+            ]
+
+        incident = wait_for("an incident ranking orders first, holding its network cut", attributed, 90)[0]
+        took = time.monotonic() - started
+        cut = next(m["signal"] for m in incident["signals"] if m.get("signal", {}).get("metric") == "docker_network_left")
+        ranked = [(c.get("service"), round(c.get("score", 0), 2)) for c in incident.get("root_cause", [])]
+        others = sorted({f"{m['signal'].get('service')}/{m['signal'].get('metric')}" for m in incident["signals"]} - {"orders/docker_network_left"})
+        log(f"incident {incident['id']} after {took:.1f} s: ranked {ranked}")
+        log(f"engine: {cut.get('why')}")
+        log(f"with it: {others}")
+    finally:
+        # the compose service name is the container's alias on each network
+        for network in networks:
+            run(["docker", "network", "connect", "--alias", "orders", network, orders])
+    wait_for("an order placed again once orders is back", lambda: place_order(f"{SESSION}-back")[0] == 303, 60, every_s=2)
+
+
 @step("two engines: one leads, the other ingests too and takes over when the leader hangs")
 def takeover():
     engines = {
@@ -539,6 +591,7 @@ def main():
         remote_write()
         alert()
         crash()
+        partition()
         takeover()
     except Exception as e:  # every failure is reported, then torn down
         failed = True
