@@ -56,14 +56,9 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-wait_ready() { # name pid url
-  for _ in $(seq 120); do
-    kill -0 "$2" 2>/dev/null || { echo "intake-vs-prometheus: $1 exited at start; log in $RESULTS_DIR" >&2; exit 1; }
-    curl -fs -o /dev/null "$3" && return 0
-    sleep 0.5
-  done
-  echo "intake-vs-prometheus: $1 not ready at $3 after 60 s" >&2; exit 1
-}
+NAME=intake-vs-prometheus
+# shellcheck source=benches/scripts/lib.sh
+. benches/scripts/lib.sh
 
 echo "== start the engine on $ENGINE_ADDR and Prometheus on $PROM_ADDR"
 AIOPS_LISTEN="$ENGINE_ADDR" AIOPS_LOG="${AIOPS_LOG:-warn}" \

@@ -30,9 +30,7 @@ use aiops_core::model::{
 use anyhow::{Context, Result, ensure};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
-use reqwest::header::{
-    CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
-};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use serde_json::{Map, Value, json};
 
 /// Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`).
@@ -219,16 +217,7 @@ async fn remote_write(args: RemoteWriteArgs) -> Result<Value> {
         encode_seconds
     );
 
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/x-protobuf"),
-    );
-    headers.insert(CONTENT_ENCODING, HeaderValue::from_static("snappy"));
-    headers.insert(
-        HeaderName::from_static("x-prometheus-remote-write-version"),
-        HeaderValue::from_static("0.1.0"),
-    );
+    let headers = benches::remote_write_headers();
     let run = measure(&args.target, headers, plan.requests, plan.lanes).await?;
 
     let n = args.series as f64;
@@ -1073,7 +1062,7 @@ async fn measure(
         .with_context(|| format!("cannot read /proc/{pid}/stat: is the target running?"))?;
 
     let before = scrape(&client, metrics_url.as_deref()).await;
-    let rss_before = status_bytes(pid, "VmRSS")?;
+    let rss_before = benches::status_bytes(pid, "VmRSS")?;
     let self_cpu0 = cpu_ticks(std::process::id())?;
     let cpu0 = cpu_ticks(pid)?;
     let started = Instant::now();
@@ -1083,8 +1072,8 @@ async fn measure(
     let self_cpu1 = cpu_ticks(std::process::id())?;
     tokio::time::sleep(target.settle).await;
     let cpu2 = cpu_ticks(pid).context("target gone during the settle pause")?;
-    let rss_after = status_bytes(pid, "VmRSS")?;
-    let rss_peak = status_bytes(pid, "VmHWM")?;
+    let rss_after = benches::status_bytes(pid, "VmRSS")?;
+    let rss_peak = benches::status_bytes(pid, "VmHWM")?;
     let after = scrape(&client, metrics_url.as_deref()).await;
     eprintln!(
         "intake-bench: {} requests ok, {} failed in {:.1}s",
@@ -1228,23 +1217,6 @@ fn cpu_ticks(pid: u32) -> Result<u64> {
             .context("/proc/<pid>/stat field")
     };
     Ok(field(14)? + field(15)?)
-}
-
-/// A `kB` line of `/proc/<pid>/status`, in bytes.
-fn status_bytes(pid: u32, key: &str) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
-        .with_context(|| format!("no {key} in /proc/{pid}/status"))?;
-    let kb: u64 = line
-        .split_whitespace()
-        .next()
-        .context("empty status line")?
-        .parse()
-        .context("status value")?;
-    Ok(kb * 1024)
 }
 
 fn metrics_url_for(url: &str) -> Result<String> {
@@ -1510,6 +1482,6 @@ mod tests {
     fn proc_readers_read_this_process() {
         let pid = std::process::id();
         cpu_ticks(pid).expect("stat");
-        assert!(status_bytes(pid, "VmRSS").expect("status") > 0);
+        assert!(benches::status_bytes(pid, "VmRSS").expect("status") > 0);
     }
 }

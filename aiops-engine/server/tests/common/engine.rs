@@ -67,6 +67,25 @@ pub async fn wait_ready(client: &reqwest::Client, engine: &str) {
 /// A critical Alertmanager alert (webhook payload version 4) for `service`,
 /// which opens an incident at once.
 pub async fn fire_alert(client: &reqwest::Client, engine: &str, alertname: &str, service: &str) {
+    let summary = format!("{service} is broken");
+    fire_alert_with(
+        client,
+        engine,
+        alertname,
+        service,
+        json!({"summary": summary}),
+    )
+    .await;
+}
+
+/// The same alert with the given annotations (the text an attacker may write).
+pub async fn fire_alert_with(
+    client: &reqwest::Client,
+    engine: &str,
+    alertname: &str,
+    service: &str,
+    annotations: Value,
+) {
     let fingerprint = format!(
         "{:016x}",
         alertname
@@ -79,7 +98,7 @@ pub async fn fire_alert(client: &reqwest::Client, engine: &str, alertname: &str,
     let alert = json!({"version":"4","groupKey":format!("{{}}:{{alertname=\"{alertname}\"}}"),"truncatedAlerts":0,"status":"firing","receiver":"aiops",
         "groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am:9093",
         "alerts":[{"status":"firing","labels":{"alertname":alertname,"service":service,"severity":"critical"},
-        "annotations":{"summary":format!("{service} is broken")},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z",
+        "annotations":annotations,"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z",
         "generatorURL":"http://prom","fingerprint":fingerprint}]});
     let r = client
         .post(format!("{engine}/api/v1/alerts/alertmanager"))
