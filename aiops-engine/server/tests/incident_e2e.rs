@@ -10,34 +10,17 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::engine::{Engine, stop_child};
 use common::{SERVICES, busy_shop_port, ensure_shop_binary, exclusive, free_port, in_ci};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde_json::Value;
 
 const TOKEN: &str = "e2e-admin-token";
 
 struct Process(Child);
 
-impl Process {
-    fn stop(&mut self) {
-        let pid = Pid::from_raw(self.0.id() as i32);
-        let _ = kill(pid, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 impl Drop for Process {
     fn drop(&mut self) {
-        self.stop();
+        stop_child(&mut self.0);
     }
 }
 
@@ -68,23 +51,6 @@ fn engine_config(dir: &Path, port: u16) -> std::path::PathBuf {
     let path = dir.join("aiops.yaml");
     std::fs::write(&path, yaml).expect("config");
     path
-}
-
-fn start_engine(config: &Path, log: &Path) -> Process {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("AIOPS_LOG", "warn")
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start aiops");
-    Process(child)
 }
 
 async fn json(client: &reqwest::Client, url: &str) -> Option<Value> {
@@ -133,7 +99,7 @@ async fn an_error_fault_in_payments_opens_one_incident_that_survives_an_engine_r
     let engine = format!("http://127.0.0.1:{port}");
     let config = engine_config(&dir, port);
     let engine_log = dir.join("engine.log");
-    let mut aiops = start_engine(&config, &engine_log);
+    let mut aiops = Engine::start(&config, &engine_log);
     let shop_log = std::fs::File::create(dir.join("shop.log")).expect("log");
     let _shop = Process(
         Command::new(&shop_bin)
@@ -183,7 +149,7 @@ async fn an_error_fault_in_payments_opens_one_incident_that_survives_an_engine_r
 
     // restart the engine in the middle of the fault
     aiops.stop();
-    let mut aiops = start_engine(&config, &engine_log);
+    let mut aiops = Engine::start(&config, &engine_log);
     let restored = wait_for(&client, &engine, Duration::from_secs(30), |list| {
         !list.is_empty()
     })

@@ -34,6 +34,11 @@ impl Engine {
         Engine { child }
     }
 
+    /// SIGTERM and a clean shutdown (its last writes), SIGKILL after 20 s.
+    pub fn stop(&mut self) {
+        stop_child(&mut self.child);
+    }
+
     /// SIGKILL: no shutdown, no last write.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -45,6 +50,21 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// SIGTERM, then up to 20 s for the process to exit, then SIGKILL.
+pub fn stop_child(child: &mut Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Waits for `/readyz` to answer 200.
