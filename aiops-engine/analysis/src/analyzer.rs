@@ -3,15 +3,17 @@
 //! into incidents. Pure: every entry point takes the time.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use aiops_core::model::AlertEvent;
 use aiops_core::{AppendedLogBatch, SeriesStore};
 use aiops_templates::{RestoreError, SignalsConfig, TemplatesConfig, TemplatesSnapshot};
+use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 use serde::Serialize;
 
 use crate::changes::{ChangeWatch, OutsideChange};
 use crate::correlate::{Correlator, CorrelatorConfig};
-use crate::derive::{self, MetricNames};
+use crate::derive::{self, Derived, MetricNames};
 use crate::graph::Graph;
 use crate::history::{History, HistoryConfig};
 use crate::incident::Incident;
@@ -72,7 +74,10 @@ pub struct Analyzer {
     config: AnalysisConfig,
     metrics: MetricWatch,
     changes: ChangeWatch,
-    logs: LogWatch,
+    /// Under a lock of its own: mining a pushed batch needs no other part
+    /// of the analysis, so it runs without holding the whole analyser
+    /// (see [`LogFeed`]).
+    logs: Arc<Mutex<LogWatch>>,
     graph: Graph,
     correlator: Correlator,
     recent: VecDeque<Signal>,
@@ -82,6 +87,40 @@ pub struct Analyzer {
     pub evaluations: u64,
     /// Changes the engine itself makes, by service: until when, and why.
     expected: BTreeMap<String, (i64, String)>,
+}
+
+/// Derives service signals from the store (see [`Analyzer::deriver`]).
+#[derive(Debug, Clone)]
+pub struct Deriver {
+    names: MetricNames,
+    service_keys: Vec<String>,
+    window_ms: i64,
+}
+
+impl Deriver {
+    pub fn derive(&self, store: &SeriesStore, now_ms: i64) -> Derived {
+        let keys: Vec<&str> = self.service_keys.iter().map(String::as_str).collect();
+        derive::derive(store, &self.names, &keys, now_ms, self.window_ms)
+    }
+}
+
+/// Mines pushed lines into templates and log signals, holding only the
+/// miner's lock; the signals go to [`Analyzer::observe_log_signals`].
+/// Lock order: whoever holds the analyser may take the miner, never the
+/// other way round.
+#[derive(Clone)]
+pub struct LogFeed {
+    logs: Arc<Mutex<LogWatch>>,
+    service_keys: Vec<String>,
+}
+
+impl LogFeed {
+    pub fn mine(&self, batch: &AppendedLogBatch) -> Vec<Signal> {
+        let keys: Vec<&str> = self.service_keys.iter().map(String::as_str).collect();
+        let mut signals = Vec::new();
+        self.logs.lock().observe(batch, &keys, &mut signals);
+        signals
+    }
 }
 
 const RECENT_SIGNALS: usize = 2_000;
@@ -99,7 +138,10 @@ impl Analyzer {
         Analyzer {
             metrics: MetricWatch::new(config.detectors.clone(), config.max_watched_keys),
             changes: ChangeWatch::default(),
-            logs: LogWatch::new(config.templates.clone(), config.log_signals.clone()),
+            logs: Arc::new(Mutex::new(LogWatch::new(
+                config.templates.clone(),
+                config.log_signals.clone(),
+            ))),
             correlator: Correlator::new(config.correlator.clone()),
             graph,
             recent: VecDeque::new(),
@@ -112,25 +154,26 @@ impl Analyzer {
         }
     }
 
-    fn service_keys(&self) -> Vec<&str> {
-        self.config
-            .service_keys
-            .iter()
-            .map(String::as_str)
-            .collect()
-    }
-
     /// One evaluation at `now_ms`: derive, detect, correlate, resolve.
     pub fn evaluate(&mut self, store: &SeriesStore, now_ms: i64) {
+        let derived = self.deriver().derive(store, now_ms);
+        self.evaluate_derived(derived, now_ms);
+    }
+
+    /// What deriving service signals from the store needs, apart from the
+    /// analyser: deriving reads every series, and is done without the
+    /// analyser's lock by whoever shares it.
+    pub fn deriver(&self) -> Deriver {
+        Deriver {
+            names: self.config.names.clone(),
+            service_keys: self.config.service_keys.clone(),
+            window_ms: self.config.window_ms,
+        }
+    }
+
+    /// [`Analyzer::evaluate`] with what [`Deriver::derive`] found at `now_ms`.
+    pub fn evaluate_derived(&mut self, derived: Derived, now_ms: i64) {
         self.evaluations += 1;
-        let keys = self.service_keys();
-        let derived = derive::derive(
-            store,
-            &self.config.names,
-            &keys,
-            now_ms,
-            self.config.window_ms,
-        );
         for (caller, callee) in &derived.edges {
             self.graph.add(caller, callee);
         }
@@ -145,7 +188,11 @@ impl Analyzer {
                 .insert(metric, value.value);
         }
         self.history.record(now_ms, &derived.values);
-        for (service, metric, rate) in self.logs.take_rates(now_ms, self.config.history.window_ms) {
+        let rates = self
+            .logs
+            .lock()
+            .take_rates(now_ms, self.config.history.window_ms);
+        for (service, metric, rate) in rates {
             self.history.push(&service, &metric, now_ms, rate);
         }
         for fact in &derived.instances {
@@ -156,17 +203,27 @@ impl Analyzer {
         let mut signals = Vec::new();
         self.changes.observe(&derived, &mut signals);
         self.metrics.observe(&derived, &mut signals);
-        self.logs.advance(now_ms, &mut signals);
+        self.logs.lock().advance(now_ms, &mut signals);
         self.accept(signals, now_ms);
         self.correlator.tick(&self.graph, now_ms);
     }
 
     /// Lines pushed to the engine.
     pub fn observe_logs(&mut self, batch: &AppendedLogBatch, now_ms: i64) {
-        let keys: Vec<String> = self.config.service_keys.clone();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut signals = Vec::new();
-        self.logs.observe(batch, &keys, &mut signals);
+        let signals = self.log_feed().mine(batch);
+        self.observe_log_signals(signals, now_ms);
+    }
+
+    /// The template miner, to mine pushed lines without this analyser's lock.
+    pub fn log_feed(&self) -> LogFeed {
+        LogFeed {
+            logs: self.logs.clone(),
+            service_keys: self.config.service_keys.clone(),
+        }
+    }
+
+    /// What [`LogFeed::mine`] decided.
+    pub fn observe_log_signals(&mut self, signals: Vec<Signal>, now_ms: i64) {
         self.accept(signals, now_ms);
     }
 
@@ -313,18 +370,21 @@ impl Analyzer {
         self.correlator.adopt(incidents, &self.graph, now_ms);
     }
 
-    pub fn templates(&self) -> &aiops_templates::Templates {
-        self.logs.templates()
+    /// The learned templates. The guard holds the miner's lock: drop it
+    /// before any other call that reads the miner (`lines_mined`,
+    /// `templates_snapshot`, `evaluate`), which would wait for it forever.
+    pub fn templates(&self) -> MappedMutexGuard<'_, aiops_templates::Templates> {
+        MutexGuard::map(self.logs.lock(), |logs| logs.templates_mut())
     }
 
     /// The learned log templates, for persisting across restarts.
     pub fn templates_snapshot(&self) -> TemplatesSnapshot {
-        self.logs.templates().snapshot()
+        self.logs.lock().templates().snapshot()
     }
 
     /// Templates a previous run learned (see [`LogWatch::restore_templates`]).
     pub fn restore_templates(&mut self, snapshot: TemplatesSnapshot) -> Result<(), RestoreError> {
-        self.logs.restore_templates(snapshot)
+        self.logs.lock().restore_templates(snapshot)
     }
 
     /// Newest first.
@@ -333,7 +393,7 @@ impl Analyzer {
     }
 
     pub fn lines_mined(&self) -> u64 {
-        self.logs.lines_seen
+        self.logs.lock().lines_seen
     }
 
     pub fn watched_series(&self) -> usize {

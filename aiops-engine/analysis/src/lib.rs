@@ -19,7 +19,7 @@ pub mod similar;
 pub mod watch;
 
 pub use aiops_templates::TemplatesSnapshot;
-pub use analyzer::{AnalysisConfig, Analyzer, ServiceView};
+pub use analyzer::{AnalysisConfig, Analyzer, Deriver, LogFeed, ServiceView};
 pub use changes::{OutsideChange, OutsideChangeKind};
 pub use correlate::{Correlator, CorrelatorConfig, LifecycleError};
 pub use graph::Graph;

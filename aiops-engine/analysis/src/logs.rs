@@ -119,6 +119,10 @@ impl LogWatch {
         &self.templates
     }
 
+    pub fn templates_mut(&mut self) -> &mut Templates {
+        &mut self.templates
+    }
+
     /// Continues from the templates a previous run learned, so their ids,
     /// generalisations and counts carry over and known lines are not new.
     /// On error nothing changes.

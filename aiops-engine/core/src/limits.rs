@@ -29,6 +29,9 @@ pub const DEFAULT_MAX_QUERY_POINTS: usize = 50_000_000;
 pub const DEFAULT_MAX_STREAMS: usize = 10_000;
 pub const DEFAULT_MAX_LINES_PER_STREAM: usize = 10_000;
 pub const DEFAULT_MAX_BYTES_PER_STREAM: usize = 8 * 1024 * 1024;
+/// Line and metadata bytes the whole log store holds at most: without it,
+/// 10,000 full streams could hold 80 GiB.
+pub const DEFAULT_MAX_LOG_BYTES: usize = 256 * 1024 * 1024;
 
 pub const DEFAULT_MAX_ALERT_EPISODES: usize = 100_000;
 
@@ -86,6 +89,8 @@ pub struct LogStoreConfig {
     pub max_streams: usize,
     pub max_lines_per_stream: usize,
     pub max_bytes_per_stream: usize,
+    /// Over this, the oldest lines of the least recently written streams go.
+    pub max_bytes: usize,
     pub future_tolerance_ms: i64,
     pub feed_capacity: usize,
 }
@@ -97,6 +102,7 @@ impl Default for LogStoreConfig {
             max_streams: DEFAULT_MAX_STREAMS,
             max_lines_per_stream: DEFAULT_MAX_LINES_PER_STREAM,
             max_bytes_per_stream: DEFAULT_MAX_BYTES_PER_STREAM,
+            max_bytes: DEFAULT_MAX_LOG_BYTES,
             future_tolerance_ms: DEFAULT_FUTURE_TOLERANCE_MS,
             feed_capacity: DEFAULT_FEED_CAPACITY,
         }

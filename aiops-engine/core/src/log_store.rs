@@ -52,7 +52,8 @@ pub struct LogAppendOutcome {
     pub streams_created: u64,
     pub entries_appended: u64,
     pub bytes_appended: u64,
-    /// Older entries pushed out of a full ring to make room.
+    /// Older entries pushed out of a full stream ring, or out of the least
+    /// recently written streams when the whole store is full.
     pub entries_dropped: u64,
     /// Least recently written streams evicted to make room for new ones.
     pub streams_evicted: u64,
@@ -141,6 +142,40 @@ struct Inner {
 }
 
 impl Inner {
+    /// Drops the oldest lines of the least recently written streams until
+    /// at most `max_bytes` of lines are held; returns how many went. The
+    /// emptied streams stay until compaction, like expired ones.
+    fn shed_to(&mut self, max_bytes: u64) -> u64 {
+        let Inner {
+            streams,
+            lru,
+            entries,
+            bytes,
+            ..
+        } = self;
+        let mut dropped = 0;
+        for &(_, id, hash) in lru.iter() {
+            if *bytes <= max_bytes {
+                break;
+            }
+            let Ok(mut slot) = streams.find_entry(hash, |s| s.id.0 == id) else {
+                continue;
+            };
+            let stream = slot.get_mut();
+            while *bytes > max_bytes {
+                let Some(oldest) = stream.entries.pop_front() else {
+                    break;
+                };
+                let size = entry_bytes(&oldest);
+                stream.bytes -= size;
+                *bytes = bytes.saturating_sub(size as u64);
+                *entries = entries.saturating_sub(1);
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
     fn remove_stream(&mut self, hash: u64, id: StreamId) -> Option<Stream> {
         let entry = self.streams.find_entry(hash, |s| s.id == id).ok()?;
         let (stream, _) = entry.remove();
@@ -332,6 +367,10 @@ impl LogStore {
                 inner.lru.remove(&(previous_write, id.0, hash));
                 inner.lru.insert((now_ms, id.0, hash));
             }
+        }
+        let max_bytes = self.config.max_bytes as u64;
+        if inner.bytes > max_bytes {
+            outcome.entries_dropped += inner.shed_to(max_bytes);
         }
         let totals = &mut inner.totals;
         totals.streams_created_total += outcome.streams_created;
@@ -755,6 +794,54 @@ mod tests {
         assert_eq!(
             (stats.entries, stats.bytes, stats.entries_dropped_total),
             (5, 7, 3)
+        );
+    }
+
+    #[test]
+    fn the_whole_store_is_bounded_oldest_streams_first() {
+        let store = LogStore::new(LogStoreConfig {
+            max_bytes: 10,
+            ..LogStoreConfig::default()
+        });
+        store.append(
+            push(vec![stream(
+                &[("app", "old")],
+                &[(T0, "aaaa"), (T0 + 1, "bbbb")],
+            )]),
+            T0_MS,
+        );
+        let out = store.append(
+            push(vec![stream(&[("app", "new")], &[(T0, "cccc")])]),
+            T0_MS + 1,
+        );
+        // 12 bytes > 10: the least recently written stream's oldest line goes
+        assert_eq!((out.entries_appended, out.entries_dropped), (1, 1));
+        assert_eq!(
+            lines(&store.query("fake", &sel(r#"{app="old"}"#), T0, T0 + 10 * SEC, 100)),
+            ["bbbb"]
+        );
+        let out = store.append(
+            push(vec![stream(
+                &[("app", "new")],
+                &[(T0 + 2, "dddd"), (T0 + 3, "eeee")],
+            )]),
+            T0_MS + 2,
+        );
+        // 16 bytes: "old" empties first, then "new" gives up its oldest
+        assert_eq!((out.entries_appended, out.entries_dropped), (2, 2));
+        assert!(
+            store
+                .query("fake", &sel(r#"{app="old"}"#), T0, T0 + 10 * SEC, 100)
+                .is_empty()
+        );
+        assert_eq!(
+            lines(&store.query("fake", &sel(r#"{app="new"}"#), T0, T0 + 10 * SEC, 100)),
+            ["eeee", "dddd"]
+        );
+        let stats = store.stats();
+        assert_eq!(
+            (stats.entries, stats.bytes, stats.entries_dropped_total),
+            (2, 8, 3)
         );
     }
 

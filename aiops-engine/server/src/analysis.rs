@@ -192,9 +192,12 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
         let worker = state.clone();
         let step_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
         let _ = tokio::task::spawn_blocking(move || {
+            // deriving reads every series: without the lock the console needs
+            let deriver = worker.analysis.lock().deriver();
+            let derived = deriver.derive(&worker.series, now);
             let jobs = {
                 let mut analysis = worker.analysis.lock();
-                analysis.evaluate(&worker.series, now);
+                analysis.evaluate_derived(derived, now);
                 crate::window_rank::jobs(&analysis, now)
             };
             // polars works on copies, without the lock the intake needs
@@ -220,8 +223,11 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Mines pushed lines on the ingest workers, holding only the miner's lock;
+/// the analyser is locked just to take the signals mining decided.
 async fn log_feed(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut lines = state.logs.subscribe();
+    let miner = state.analysis.lock().log_feed();
     loop {
         let batch = tokio::select! {
             batch = lines.recv() => batch,
@@ -229,8 +235,12 @@ async fn log_feed(state: AppState, mut stop: watch::Receiver<bool>) {
         };
         match batch {
             Ok(batch) => {
+                let miner = miner.clone();
+                let Ok(signals) = state.ingest_workers.run(move || miner.mine(&batch)).await else {
+                    return;
+                };
                 let now = state.clock.now_ms();
-                state.analysis.lock().observe_logs(&batch, now);
+                state.analysis.lock().observe_log_signals(signals, now);
             }
             Err(e) => {
                 // lagged: batches were dropped for this subscriber; go on

@@ -31,13 +31,15 @@ impl prometheus_client::collector::Collector for AnalysisCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let (evaluations, lines, watched, templates, by_state) = {
             let analysis = self.analysis.lock();
-            let templates = analysis.templates();
-            let template_count: usize = templates
-                .services()
-                .iter()
-                .filter_map(|s| templates.miner(s))
-                .map(|m| m.len())
-                .sum();
+            let template_count: usize = {
+                let templates = analysis.templates();
+                templates
+                    .services()
+                    .iter()
+                    .filter_map(|s| templates.miner(s))
+                    .map(|m| m.len())
+                    .sum()
+            };
             let mut by_state = [0i64; STATES.len()];
             for incident in analysis.correlator().incidents() {
                 if let Some(i) = STATES.iter().position(|s| *s == incident.state) {

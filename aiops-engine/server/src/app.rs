@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use crate::config::Role;
 use crate::routes::access::{Needs, leader_only, require};
 use crate::routes::{
-    actions, alertmanager, health, incidents, loki, query, silences, templates, write,
+    Intake, actions, admit, alertmanager, health, incidents, loki, query, silences, templates,
+    write,
 };
 use crate::scrape;
 use crate::state::AppState;
@@ -25,10 +26,29 @@ const SLACK_BODY_LIMIT: usize = 1024 * 1024;
 const COMPACT_EVERY: Duration = Duration::from_secs(30);
 
 pub fn app(state: AppState) -> Router {
+    // the token and a slot first, before the body is read
+    let admitted = |endpoint| {
+        axum::middleware::from_fn_with_state(
+            Intake {
+                state: state.clone(),
+                endpoint,
+            },
+            admit,
+        )
+    };
     let ingest = Router::new()
-        .route("/api/v1/write", post(write::remote_write))
-        .route("/loki/api/v1/push", post(loki::push))
-        .route("/api/v1/alerts/alertmanager", post(alertmanager::webhook))
+        .route(
+            "/api/v1/write",
+            post(write::remote_write).layer(admitted(write::ENDPOINT)),
+        )
+        .route(
+            "/loki/api/v1/push",
+            post(loki::push).layer(admitted(loki::ENDPOINT)),
+        )
+        .route(
+            "/api/v1/alerts/alertmanager",
+            post(alertmanager::webhook).layer(admitted(alertmanager::ENDPOINT)),
+        )
         // The body limit is checked before the body is read: a breach is a 413.
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes));
     let needs = |role| {

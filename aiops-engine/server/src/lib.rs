@@ -11,6 +11,7 @@ pub mod demo;
 pub mod digests;
 pub mod docker;
 pub mod incident_writes;
+pub mod ingest_workers;
 #[cfg(feature = "kubernetes")]
 pub mod kube_watch;
 pub mod leadership;

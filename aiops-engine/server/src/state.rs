@@ -25,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<EngineMetrics>,
     pub auth: IngestAuth,
     pub ingest_slots: Arc<Semaphore>,
+    /// Where pushed data is decoded, stored and mined, below the runtime's priority.
+    pub ingest_workers: Arc<crate::ingest_workers::IngestWorkers>,
     pub clock: Arc<dyn Clock>,
     /// Detection and incidents; short synchronous sections only.
     pub analysis: Arc<Mutex<Analyzer>>,
@@ -96,6 +98,7 @@ impl AppState {
         });
         let logs = LogStore::new(LogStoreConfig {
             retention_ms,
+            max_bytes: config.max_log_bytes,
             ..LogStoreConfig::default()
         });
         let metrics = EngineMetrics::new();
@@ -168,6 +171,12 @@ impl AppState {
             scraped: Arc::new(tokio::sync::Notify::new()),
             auth: IngestAuth::new(&config.ingest_tokens),
             ingest_slots: Arc::new(Semaphore::new(config.max_inflight_ingest)),
+            // at start-up, like the runtime's own threads: without them the
+            // engine cannot take data at all
+            ingest_workers: Arc::new(
+                crate::ingest_workers::IngestWorkers::per_core()
+                    .expect("the ingest worker threads could not start"),
+            ),
             config: Arc::new(config),
             series,
             logs,

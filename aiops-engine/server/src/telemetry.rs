@@ -342,7 +342,7 @@ impl prometheus_client::collector::Collector for StoreCollector {
             ),
             (
                 "store_log_entries_dropped",
-                "Log entries pushed out of a full stream ring (the per-stream bound bit)",
+                "Oldest log entries pushed out to make room (a stream's bound or the store's bit)",
                 l.entries_dropped_total,
             ),
             (

@@ -356,6 +356,70 @@ async fn an_overloaded_engine_answers_429_with_retry_after() {
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
+/// Refusals come before the body is read: a sender whose body never ends
+/// is still answered at once, and a refused request costs no decoding.
+#[tokio::test]
+async fn refusals_come_before_the_body_is_read() {
+    let state = state_with(
+        "auth: {ingest_tokens: [0123456789abcdef0123]}\ningest: {max_inflight_requests: 1, queue_wait: 0s}",
+    );
+    let app = app(state.clone());
+    let endless = || {
+        Body::from_stream(futures::stream::pending::<
+            Result<bytes::Bytes, std::io::Error>,
+        >())
+    };
+    let answer = |request: Request<Body>| {
+        let app = app.clone();
+        async move {
+            tokio::time::timeout(std::time::Duration::from_secs(30), app.oneshot(request))
+                .await
+                .expect("answered without waiting for the body")
+                .expect("infallible")
+        }
+    };
+    for uri in [
+        "/api/v1/write",
+        "/loki/api/v1/push",
+        "/api/v1/alerts/alertmanager",
+    ] {
+        let request = Request::post(uri).body(endless()).expect("request");
+        assert_eq!(
+            answer(request).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{uri}"
+        );
+
+        let held = state
+            .ingest_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("slot");
+        let request = Request::post(uri)
+            .header("authorization", "Bearer 0123456789abcdef0123")
+            .body(endless())
+            .expect("request");
+        let response = answer(request).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{uri}");
+        assert_eq!(
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        drop(held);
+    }
+    let m = metrics(&app).await;
+    for endpoint in ["remote_write", "loki_push", "alertmanager"] {
+        for reason in ["unauthorized", "overloaded"] {
+            let line = format!("{{endpoint=\"{endpoint}\",reason=\"{reason}\"}} 1");
+            assert!(m.contains(&line), "{line} in {m}");
+        }
+    }
+}
+
 fn log_batch() -> LogBatch {
     LogBatch {
         tenant: "fake".into(),

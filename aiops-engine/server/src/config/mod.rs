@@ -63,6 +63,8 @@ pub struct Config {
     pub ingest_tokens: Vec<String>,
     pub retention: Duration,
     pub max_active_series: usize,
+    /// Line bytes the log store holds at most, over all streams.
+    pub max_log_bytes: usize,
     /// Ingest requests decoded at once; more wait up to `queue_wait`, then get 429.
     pub max_inflight_ingest: usize,
     pub queue_wait: Duration,
@@ -206,6 +208,7 @@ struct RawAuth {
 struct RawStore {
     retention: Option<String>,
     max_active_series: Option<usize>,
+    max_log_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -415,6 +418,13 @@ impl Config {
             1,
             50_000_000,
         )?;
+        let max_log_bytes = bounded(
+            "store.max_log_bytes",
+            raw.store.max_log_bytes,
+            aiops_core::limits::DEFAULT_MAX_LOG_BYTES,
+            1024 * 1024,
+            64 * 1024 * 1024 * 1024,
+        )?;
         let ing = raw.ingest;
         let defaults = aiops_ingest::Limits::default();
         let limits = aiops_ingest::Limits {
@@ -615,6 +625,7 @@ impl Config {
             ingest_tokens,
             retention,
             max_active_series,
+            max_log_bytes,
             max_inflight_ingest,
             queue_wait,
             limits,
@@ -883,6 +894,7 @@ mod tests {
             ("store: {retention: forever}", "store.retention"),
             ("store: {retention: 1s}", "store.retention"),
             ("store: {max_active_series: 0}", "store.max_active_series"),
+            ("store: {max_log_bytes: 1000}", "store.max_log_bytes"),
             ("auth: {ingest_tokens: [short]}", "auth.ingest_tokens[0]"),
             ("scrape: {interval: 5s, timeout: 10s}", "scrape.timeout"),
             (

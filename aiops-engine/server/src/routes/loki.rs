@@ -5,18 +5,17 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
-use super::{IngestRejection, admit, decode_off_thread, header_str};
+use super::{IngestRejection, header_str, on_ingest_worker};
 use crate::state::AppState;
 use crate::telemetry::{RejectLabels, SourceLabels};
 
-const ENDPOINT: &str = "loki_push";
+pub const ENDPOINT: &str = "loki_push";
 
 pub async fn push(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, IngestRejection> {
-    let _slot = admit(&state, ENDPOINT, &headers).await?;
     let content_type = header_str(&headers, "content-type").map(str::to_string);
     let content_encoding = header_str(&headers, "content-encoding").map(str::to_string);
     let tenant = header_str(&headers, "x-scope-orgid").map(str::to_string);
@@ -24,7 +23,9 @@ pub async fn push(
     let is_json = content_type
         .as_deref()
         .is_some_and(|t| t.trim_start().starts_with("application/json"));
-    let batch = decode_off_thread(body.len(), move || {
+    let logs = state.logs.clone();
+    let clock = state.clock.clone();
+    let outcome = on_ingest_worker(&state, move || {
         aiops_ingest::decode_loki_push(
             content_type.as_deref(),
             content_encoding.as_deref(),
@@ -32,10 +33,10 @@ pub async fn push(
             &body,
             &limits,
         )
+        .map(|batch| logs.append(batch, clock.now_ms()))
     })
-    .await
+    .await?
     .inspect_err(|e| state.metrics.reject(ENDPOINT, e.reason()))?;
-    let outcome = state.logs.append(batch, state.clock.now_ms());
     let source = SourceLabels {
         source: if is_json {
             "loki_json"
@@ -60,7 +61,6 @@ pub async fn push(
         ("duplicate", r.duplicate),
         ("stream_limit", r.stream_limit),
         ("too_large", r.too_large),
-        ("ring_full", outcome.entries_dropped),
     ] {
         if n > 0 {
             state

@@ -12,9 +12,10 @@ pub mod silences;
 pub mod templates;
 pub mod write;
 
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::auth::AuthFailure;
 use crate::state::AppState;
@@ -52,55 +53,68 @@ impl From<aiops_ingest::IngestError> for IngestRejection {
     }
 }
 
-/// Checks the token and takes an ingest slot, or refuses (401, 429) and counts why.
-pub async fn admit(
-    state: &AppState,
-    endpoint: &'static str,
-    headers: &HeaderMap,
-) -> Result<OwnedSemaphorePermit, IngestRejection> {
-    if let Err(failure) = state.auth.check(headers) {
+/// An ingest endpoint, for [`admit`]: the state and the endpoint's label.
+#[derive(Clone)]
+pub struct Intake {
+    pub state: AppState,
+    pub endpoint: &'static str,
+}
+
+/// Checks the token and takes an ingest slot before the body is read, and
+/// holds it while the handler reads, decodes and stores; or refuses (401,
+/// 429) and counts why. Refusing before the body is read keeps a refusal
+/// cheap when the engine is overloaded, and bounds the bodies in memory.
+pub async fn admit(State(intake): State<Intake>, request: Request, next: Next) -> Response {
+    let Intake { state, endpoint } = intake;
+    if let Err(failure) = state.auth.check(request.headers()) {
         state.metrics.reject(endpoint, "unauthorized");
         let message = match failure {
             AuthFailure::Missing => "missing bearer token",
             AuthFailure::Wrong => "invalid bearer token",
         };
-        return Err(IngestRejection {
+        return IngestRejection {
             status: StatusCode::UNAUTHORIZED,
             reason: "unauthorized",
             message: message.into(),
             retry_after_secs: None,
-        });
+        }
+        .into_response();
     }
     let wait = state.config.queue_wait;
-    match tokio::time::timeout(wait, state.ingest_slots.clone().acquire_owned()).await {
-        Ok(Ok(permit)) => Ok(permit),
+    let _slot = match tokio::time::timeout(wait, state.ingest_slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
         _ => {
             state.metrics.reject(endpoint, "overloaded");
-            Err(IngestRejection {
+            return IngestRejection {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 reason: "overloaded",
                 message: "the engine is busy ingesting; retry later".into(),
                 retry_after_secs: Some(1),
-            })
+            }
+            .into_response();
         }
-    }
+    };
+    next.run(request).await
 }
 
 pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Decoding is CPU work; run it off the async workers when the body is large.
-pub async fn decode_off_thread<T: Send + 'static>(
-    body_len: usize,
+/// Runs decoding (and storing) on the ingest workers, below the priority
+/// of the console and the query API.
+pub async fn on_ingest_worker<T: Send + 'static>(
+    state: &AppState,
     work: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    const INLINE_LIMIT: usize = 64 * 1024;
-    if body_len <= INLINE_LIMIT {
-        return work();
-    }
-    match tokio::task::spawn_blocking(work).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
+) -> Result<T, IngestRejection> {
+    state
+        .ingest_workers
+        .run(work)
+        .await
+        .map_err(|stopped| IngestRejection {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            reason: "stopping",
+            message: stopped.to_string(),
+            retry_after_secs: Some(1),
+        })
 }

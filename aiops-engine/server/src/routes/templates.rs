@@ -51,6 +51,7 @@ pub async fn list(
         }
     }
     // example lines are what a service logged: redacted before shown
+    drop(templates);
     drop(analysis);
     let mut data = Value::Array(data);
     state.redactor.redact_json(&mut data);

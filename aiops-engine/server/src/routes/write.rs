@@ -5,18 +5,17 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{IngestRejection, admit, decode_off_thread, header_str};
+use super::{IngestRejection, header_str, on_ingest_worker};
 use crate::state::AppState;
 use crate::telemetry::{RejectLabels, SourceLabels};
 
-const ENDPOINT: &str = "remote_write";
+pub const ENDPOINT: &str = "remote_write";
 
 pub async fn remote_write(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, IngestRejection> {
-    let _slot = admit(&state, ENDPOINT, &headers).await?;
     let content_type = header_str(&headers, "content-type").map(str::to_string);
     let content_encoding = header_str(&headers, "content-encoding").map(str::to_string);
     let limits = state.config.limits.clone();
@@ -25,7 +24,7 @@ pub async fn remote_write(
     // copy label strings.
     let store = state.series.clone();
     let clock = state.clock.clone();
-    let (version, ignored, written, outcome) = decode_off_thread(body.len(), move || {
+    let (version, ignored, written, outcome) = on_ingest_worker(&state, move || {
         aiops_ingest::decode_remote_write_with(
             content_type.as_deref(),
             content_encoding.as_deref(),
@@ -37,7 +36,7 @@ pub async fn remote_write(
             },
         )
     })
-    .await
+    .await?
     .inspect_err(|e| state.metrics.reject(ENDPOINT, e.reason()))?;
     if outcome.samples_appended > 0 {
         state.remediation.saw_telemetry(state.clock.now_ms());
