@@ -7,6 +7,7 @@ use std::time::Duration;
 use aiops_analysis::Incident;
 use aiops_analysis::TemplatesSnapshot;
 use aiops_incident_db::{IncidentDb, ListFilter};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -228,6 +229,7 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
 async fn log_feed(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut lines = state.logs.subscribe();
     let miner = state.analysis.lock().log_feed();
+    let mut lagged = Lagged::default();
     loop {
         let batch = tokio::select! {
             batch = lines.recv() => batch,
@@ -242,12 +244,34 @@ async fn log_feed(state: AppState, mut stop: watch::Receiver<bool>) {
                 let now = state.clock.now_ms();
                 state.analysis.lock().observe_log_signals(signals, now);
             }
-            Err(e) => {
-                // lagged: batches were dropped for this subscriber; go on
-                tracing::warn!(error = %e, "log feed to the template miner lagged");
+            Err(RecvError::Lagged(missed)) => {
+                // batches went past unmined (counted in
+                // aiops_store_subscriber_lagged_total); said once a minute,
+                // since under overload it happens many times a second
+                lagged.missed += missed;
+                if lagged.said.is_none_or(|t| t.elapsed() >= LAG_WARNING_EVERY) {
+                    tracing::warn!(
+                        missed_batches = lagged.missed,
+                        "the template miner falls behind the pushed lines: batches went unmined"
+                    );
+                    lagged = Lagged {
+                        missed: 0,
+                        said: Some(tokio::time::Instant::now()),
+                    };
+                }
             }
+            Err(RecvError::Closed) => return,
         }
     }
+}
+
+/// How often a lagging miner is reported, at most.
+const LAG_WARNING_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+struct Lagged {
+    missed: u64,
+    said: Option<tokio::time::Instant>,
 }
 
 /// Writes every incident changed since the last call, now; what the

@@ -317,16 +317,21 @@ async fn tokens_guard_the_ingest_endpoints() {
     );
 }
 
-#[tokio::test]
-async fn an_overloaded_engine_answers_429_with_retry_after() {
-    let state = state_with("ingest: {max_inflight_requests: 1, queue_wait: 0s}");
-    let app = app(state.clone());
-    let held = state
+/// Holds the one ingest slot of an engine configured with one.
+async fn take_the_only_slot(state: &AppState) -> tokio::sync::OwnedSemaphorePermit {
+    state
         .ingest_slots
         .clone()
         .acquire_owned()
         .await
-        .expect("slot");
+        .expect("slot")
+}
+
+#[tokio::test]
+async fn an_overloaded_engine_answers_429_with_retry_after() {
+    let state = state_with("ingest: {max_inflight_requests: 1, queue_wait: 0s}");
+    let app = app(state.clone());
+    let held = take_the_only_slot(&state).await;
     let (status, headers, _) = send(
         &app,
         "POST",
@@ -340,11 +345,13 @@ async fn an_overloaded_engine_answers_429_with_retry_after() {
         headers.get("retry-after").and_then(|v| v.to_str().ok()),
         Some("1")
     );
-    assert_eq!(
-        send(&app, "GET", "/readyz", &[], vec![]).await.0,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    // still ready: the 429 is the back-pressure, not leaving the Service
+    let (status, _, body) = send(&app, "GET", "/readyz", &[], vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("intake saturated"), "{body}");
     drop(held);
+    let (_, _, body) = send(&app, "GET", "/readyz", &[], vec![]).await;
+    assert_eq!(body, "ready\n");
     let (status, _, _) = send(
         &app,
         "POST",
@@ -390,12 +397,7 @@ async fn refusals_come_before_the_body_is_read() {
             "{uri}"
         );
 
-        let held = state
-            .ingest_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("slot");
+        let held = take_the_only_slot(&state).await;
         let request = Request::post(uri)
             .header("authorization", "Bearer 0123456789abcdef0123")
             .body(endless())
