@@ -228,7 +228,7 @@ async fn evaluate_loop(state: AppState, mut stop: watch::Receiver<bool>) {
 /// the analyser is locked just to take the signals mining decided.
 async fn log_feed(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut lines = state.logs.subscribe();
-    let miner = state.analysis.lock().log_feed();
+    let miner = std::sync::Arc::new(state.analysis.lock().log_feed());
     let mut lagged = Lagged::default();
     loop {
         let batch = tokio::select! {
